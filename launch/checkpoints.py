@@ -1,0 +1,82 @@
+"""Orbax checkpointing with exact resume and fallback to an older step.
+
+A checkpoint holds the whole train state pytree (step, params, optimizer
+state, EMA, PRNG key) plus a small JSON record (e.g. the data position).
+Orbax writes each step to a temporary directory and renames it when complete,
+so an interrupted save never shadows the last good checkpoint.
+"""
+
+import logging
+
+import jax
+import orbax.checkpoint as ocp
+from etils import epath
+
+
+class CheckpointError(RuntimeError):
+  """A checkpoint is missing, unreadable or incompatible with the config."""
+
+
+def create_manager(directory: str | epath.Path, max_to_keep: int = 3,
+                   async_save: bool = True) -> ocp.CheckpointManager:
+  """A CheckpointManager keeping the newest `max_to_keep` (>= 2) steps."""
+  if max_to_keep < 2:
+    raise ValueError(
+        f"max_to_keep={max_to_keep}: keep at least 2 checkpoints so a corrupt"
+        " newest one can fall back to the previous.")
+  options = ocp.CheckpointManagerOptions(
+      max_to_keep=max_to_keep, create=True,
+      enable_async_checkpointing=async_save)
+  return ocp.CheckpointManager(epath.Path(directory).absolute(),
+                               options=options)
+
+
+def save(manager: ocp.CheckpointManager, step: int, state,
+         metadata: dict | None = None) -> None:
+  """Saves `state` (a pytree) and a JSON `metadata` dict at `step`."""
+  manager.save(step, args=ocp.args.Composite(
+      state=ocp.args.StandardSave(state),
+      metadata=ocp.args.JsonSave(metadata or {})))
+
+
+def restore_latest(manager: ocp.CheckpointManager, abstract_state,
+                   ) -> tuple[int, object, dict] | None:
+  """Restores the newest readable checkpoint into the layout of `abstract_state`.
+
+  Args:
+    manager: the checkpoint manager.
+    abstract_state: pytree of jax.ShapeDtypeStruct (with shardings) or arrays
+      describing the state to restore into, e.g. `jax.eval_shape(init_fn)`;
+      this lets a checkpoint move between device counts.
+
+  Returns:
+    (step, state, metadata) of the newest step that restores, or None when the
+    directory has no checkpoint.
+
+  Raises:
+    CheckpointError: checkpoints exist but none restores into this layout
+      (e.g. a different model size or image shape in the config).
+  """
+  steps = sorted(manager.all_steps(), reverse=True)
+  abstract_state = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
+  errors = []
+  for step in steps:
+    try:
+      restored = manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract_state),
+          metadata=ocp.args.JsonRestore()))
+    except Exception as error:  # pylint: disable=broad-except
+      # Orbax raises many types (ValueError, KeyError, OSError...); keep
+      # trying older steps and report all reasons if none works.
+      logging.warning("Checkpoint step %d in %s does not restore: %s", step,
+                      manager.directory, error)
+      errors.append(f"step {step}: {type(error).__name__}: {error}")
+      continue
+    return step, restored.state, dict(restored.metadata or {})
+  if not steps:
+    return None
+  raise CheckpointError(
+      f"No checkpoint in {manager.directory} matches the current config (model"
+      " size, image shape, channels). Use the config the checkpoints were"
+      " written with, or a fresh --workdir. Reasons:\n  " +
+      "\n  ".join(error[:500] for error in errors))

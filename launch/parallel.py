@@ -1,0 +1,70 @@
+"""Data parallelism with jit over a 1-D device mesh, single or multi host.
+
+The batch is sharded along a `data` mesh axis and everything else is
+replicated; algorithm code never names the axis, so the same jitted step runs
+on 1 CPU, 8 GPUs or a TPU pod slice.
+"""
+
+import os
+
+import jax
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+DATA_AXIS = "data"
+
+
+def maybe_initialize_distributed() -> None:
+  """Calls jax.distributed.initialize() when a multi-host launcher asks.
+
+  SLURM and TPU-VM pod launches set the coordinator environment; our launch
+  scripts export PHASESYNTH_DISTRIBUTED=1 there. Single-host runs skip it.
+  """
+  if os.environ.get("PHASESYNTH_DISTRIBUTED") == "1":
+    jax.distributed.initialize()
+
+
+def create_mesh() -> jax.sharding.Mesh:
+  """A 1-D mesh over all devices (of all processes) named `data`."""
+  return jax.make_mesh((jax.device_count(),), (DATA_AXIS,),
+                       axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def batch_sharding(mesh: jax.sharding.Mesh) -> NamedSharding:
+  """Leading (batch) axis split over `data`, other axes whole."""
+  return NamedSharding(mesh, P(DATA_AXIS))
+
+
+def replicated(mesh: jax.sharding.Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
+
+
+def check_batch_size(global_batch_size: int) -> int:
+  """The per-process batch size; the global one must split over devices."""
+  if global_batch_size % jax.device_count():
+    raise ValueError(
+        f"Batch size {global_batch_size} is not divisible by the"
+        f" {jax.device_count()} devices; pick a multiple of"
+        f" {jax.device_count()}.")
+  return global_batch_size // jax.process_count()
+
+
+def shard_batch(batch, mesh: jax.sharding.Mesh):
+  """Places this process's slice of a global batch onto the mesh.
+
+  Args:
+    batch: pytree of host numpy arrays with the per-process batch leading.
+    mesh: the data mesh.
+
+  Returns:
+    The same pytree of global jax.Arrays sharded along `data`.
+  """
+  sharding = batch_sharding(mesh)
+  return jax.tree.map(
+      lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)),
+      batch)
+
+
+def replicate(tree, mesh: jax.sharding.Mesh):
+  """Copies a pytree (e.g. parameters) to every device of the mesh."""
+  return jax.device_put(tree, replicated(mesh))

@@ -1,0 +1,40 @@
+"""phasesynth: train accelerated-MRI reconstruction from magnitude-only images."""
+
+import setuptools
+
+setuptools.setup(
+    name="phasesynth",
+    version="0.1.0",
+    description=(
+        "Conditional score-based phase synthesis for training accelerated-MRI"
+        " reconstruction networks from magnitude-only images."
+    ),
+    python_requires=">=3.10",
+    packages=setuptools.find_packages(include=[
+        "kspace", "kspace.*", "score_phase", "score_phase.*", "recon",
+        "recon.*", "configs", "configs.*", "launch", "launch.*",
+    ]),
+    install_requires=[
+        "jax>=0.8",
+        "flax>=0.12",
+        "optax>=0.2.5",
+        "orbax-checkpoint>=0.11",
+        "numpy>=1.26",
+        "tensorflow-datasets>=4.9.9",
+        "array_record>=0.7",
+        "grain>=0.2.12",
+        "ml-collections>=1.0",
+        "absl-py>=2.1",
+        "etils[epath]",
+        "tensorboardX>=2.6",
+        "tqdm>=4.66",
+        "matplotlib>=3.8",
+        "h5py>=3.10",
+        "pydicom>=3.0",
+        "nibabel>=5.2",
+        "pillow>=10",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "scikit-image>=0.24", "scipy>=1.12"],
+    },
+)
