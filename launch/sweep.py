@@ -1,0 +1,58 @@
+r"""Turns a config file's `sweep()` into one command line per run.
+
+A config module may define `sweep(arg) -> list[dict]`, each dict mapping a
+dotted config field to a value. This prints (or runs one after another) the
+matching `launch.main` commands; paste them into a cluster job array.
+
+  python -m launch.sweep --mode=train_recon --config=configs/recon.py:tiny \
+      --workdir=runs/sweep [--run]
+"""
+
+import importlib.util
+import shlex
+import subprocess
+import sys
+
+from absl import app
+from absl import flags
+
+_CONFIG = flags.DEFINE_string("config", None, "configs/<file>.py[:arg]")
+_MODE = flags.DEFINE_string("mode", None, "launch.main mode for every run.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Parent dir; one subdir a run.")
+_RUN = flags.DEFINE_bool("run", False, "Run the commands instead of printing.")
+flags.mark_flags_as_required(["config", "mode", "workdir"])
+
+
+def load_sweep(config_spec: str) -> list[dict]:
+  path, _, arg = config_spec.partition(":")
+  spec = importlib.util.spec_from_file_location("swept_config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  if not hasattr(module, "sweep"):
+    raise ValueError(f"{path} defines no sweep(arg); nothing to launch.")
+  return list(module.sweep(arg or None))
+
+
+def sweep_commands(config_spec: str, mode: str, workdir: str) -> list[list[str]]:
+  """One `python -m launch.main ...` argv per sweep point."""
+  commands = []
+  for index, overrides in enumerate(load_sweep(config_spec)):
+    name = "_".join(f"{k.split('.')[-1]}={v}" for k, v in overrides.items())
+    command = [sys.executable, "-m", "launch.main", f"--mode={mode}",
+               f"--config={config_spec}",
+               f"--workdir={workdir}/{index:03d}_{name}"]
+    command += [f"--config.{key}={value}" for key, value in overrides.items()]
+    commands.append(command)
+  return commands
+
+
+def main(argv):
+  del argv
+  for command in sweep_commands(_CONFIG.value, _MODE.value, _WORKDIR.value):
+    print(shlex.join(command))
+    if _RUN.value:
+      subprocess.run(command, check=True)
+
+
+if __name__ == "__main__":
+  app.run(main)
