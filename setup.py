@@ -10,10 +10,20 @@ setuptools.setup(
         " reconstruction networks from magnitude-only images."
     ),
     python_requires=">=3.10",
-    packages=setuptools.find_packages(include=[
-        "kspace", "kspace.*", "score_phase", "score_phase.*", "recon",
-        "recon.*", "configs", "configs.*", "launch", "launch.*",
-    ]),
+    packages=setuptools.find_packages(
+        include=[
+            "kspace",
+            "kspace.*",
+            "score_phase",
+            "score_phase.*",
+            "recon",
+            "recon.*",
+            "configs",
+            "configs.*",
+            "launch",
+            "launch.*",
+        ]
+    ),
     install_requires=[
         "jax>=0.8",
         "flax>=0.12",

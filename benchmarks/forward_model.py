@@ -28,12 +28,27 @@ def scipy_forward_adjoint(x, sens, mask, workers):
   """The same operator pair with scipy.fft (complex64 throughout)."""
   axes = (-2, -1)
   coil_images = sens * x[:, None]
-  kspace = scipy.fft.fftshift(scipy.fft.fft2(
-      scipy.fft.ifftshift(coil_images, axes=axes), axes=axes, norm="ortho",
-      workers=workers), axes=axes) * mask[:, None]
-  back = scipy.fft.fftshift(scipy.fft.ifft2(
-      scipy.fft.ifftshift(kspace * mask[:, None], axes=axes), axes=axes,
-      norm="ortho", workers=workers), axes=axes)
+  kspace = (
+      scipy.fft.fftshift(
+          scipy.fft.fft2(
+              scipy.fft.ifftshift(coil_images, axes=axes),
+              axes=axes,
+              norm="ortho",
+              workers=workers,
+          ),
+          axes=axes,
+      )
+      * mask[:, None]
+  )
+  back = scipy.fft.fftshift(
+      scipy.fft.ifft2(
+          scipy.fft.ifftshift(kspace * mask[:, None], axes=axes),
+          axes=axes,
+          norm="ortho",
+          workers=workers,
+      ),
+      axes=axes,
+  )
   return kspace, np.sum(np.conj(sens) * back, axis=1)
 
 
@@ -66,36 +81,53 @@ def main():
   rng = np.random.default_rng(0)
   shape = (args.batch, args.size, args.size)
   x = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(
-      np.complex64)
+      np.complex64
+  )
   sens = np.broadcast_to(
       np.asarray(coils.birdcage_maps((args.size,) * 2, args.coils)),
-      (args.batch, args.coils, args.size, args.size)).copy()
-  mask = np.asarray(jax.vmap(lambda k: masks.random_mask(
-      k, (args.size, args.size), 0.08, 4))(
-          jax.random.split(jax.random.key(0), args.batch)))
+      (args.batch, args.coils, args.size, args.size),
+  ).copy()
+  mask = np.asarray(
+      jax.vmap(lambda k: masks.random_mask(k, (args.size, args.size), 0.08, 4))(
+          jax.random.split(jax.random.key(0), args.batch)
+      )
+  )
 
   x_dev, sens_dev, mask_dev = jax.device_put((x, sens, mask))
   ours = jax_forward_adjoint(x_dev, sens_dev, mask_dev)
   reference = scipy_forward_adjoint(x, sens, mask, args.workers)
-  error = np.abs(np.asarray(ours[1]) - reference[1]).max() / np.abs(
-      reference[1]).max()
+  error = (
+      np.abs(np.asarray(ours[1]) - reference[1]).max()
+      / np.abs(reference[1]).max()
+  )
   assert error < 1e-4, f"JAX and scipy disagree: relative error {error:.2e}"
 
   jax_seconds = time_call(
-      lambda: jax.block_until_ready(jax_forward_adjoint(x_dev, sens_dev,
-                                                        mask_dev)),
-      args.repeats)
+      lambda: jax.block_until_ready(
+          jax_forward_adjoint(x_dev, sens_dev, mask_dev)
+      ),
+      args.repeats,
+  )
   scipy_seconds = time_call(
-      lambda: scipy_forward_adjoint(x, sens, mask, args.workers), args.repeats)
-  print(f"machine: {platform.machine()} {platform.processor() or ''} "
-        f"{os.cpu_count()} CPUs, jax {jax.__version__} on "
-        f"{jax.devices()[0].platform}, scipy {scipy.__version__}")
-  print(f"work: batch {args.batch} x {args.coils} coils x {args.size}^2, "
-        f"forward + adjoint, complex64; max relative difference {error:.1e}")
-  print(f"jax (jit):            {jax_seconds * 1e3:8.1f} ms/batch  "
-        f"{args.batch / jax_seconds:7.2f} images/s")
-  print(f"scipy (workers={args.workers}):  {scipy_seconds * 1e3:8.1f} ms/batch  "
-        f"{args.batch / scipy_seconds:7.2f} images/s")
+      lambda: scipy_forward_adjoint(x, sens, mask, args.workers), args.repeats
+  )
+  print(
+      f"machine: {platform.machine()} {platform.processor() or ''} "
+      f"{os.cpu_count()} CPUs, jax {jax.__version__} on "
+      f"{jax.devices()[0].platform}, scipy {scipy.__version__}"
+  )
+  print(
+      f"work: batch {args.batch} x {args.coils} coils x {args.size}^2, "
+      f"forward + adjoint, complex64; max relative difference {error:.1e}"
+  )
+  print(
+      f"jax (jit):            {jax_seconds * 1e3:8.1f} ms/batch  "
+      f"{args.batch / jax_seconds:7.2f} images/s"
+  )
+  print(
+      f"scipy (workers={args.workers}):  {scipy_seconds * 1e3:8.1f} ms/batch  "
+      f"{args.batch / scipy_seconds:7.2f} images/s"
+  )
   print(f"ratio jax / scipy: {scipy_seconds / jax_seconds:.2f}x")
 
 

@@ -23,7 +23,9 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
       key, value = first_key, item
     if key not in defaults:
       raise ValueError(
-          f"Unknown config argument {key!r} in {arg!r}; known: {list(defaults)}.")
+          f"Unknown config argument {key!r} in {arg!r}; known:"
+          f" {list(defaults)}."
+      )
     default = defaults[key]
     if isinstance(default, bool):
       parsed[key] = value.lower() in ("1", "true", "yes")

@@ -14,9 +14,12 @@ from kspace import fft
 COIL_AXIS = -3
 
 
-def birdcage_maps(shape: tuple[int, int], num_coils: int,
-                  coil_radius: float = 1.5,
-                  rotation: float | jax.Array = 0.0) -> jax.Array:
+def birdcage_maps(
+    shape: tuple[int, int],
+    num_coils: int,
+    coil_radius: float = 1.5,
+    rotation: float | jax.Array = 0.0,
+) -> jax.Array:
   """Birdcage-style complex coil sensitivities.
 
   Coil c sits on a circle of radius `coil_radius` (in units of the half field
@@ -40,7 +43,8 @@ def birdcage_maps(shape: tuple[int, int], num_coils: int,
     raise ValueError(f"num_coils must be >= 1, got {num_coils}.")
   if coil_radius <= 2**0.5:
     raise ValueError(
-        f"coil_radius={coil_radius} puts coils inside the image; use > 1.415.")
+        f"coil_radius={coil_radius} puts coils inside the image; use > 1.415."
+    )
   height, width = shape
   if num_coils == 1:
     return jnp.ones((1, height, width), jnp.complex64)
@@ -57,11 +61,12 @@ def birdcage_maps(shape: tuple[int, int], num_coils: int,
 
 def rss(coil_images: jax.Array, axis: int = COIL_AXIS) -> jax.Array:
   """Root-sum-of-squares coil combination (float32, coil axis removed)."""
-  return jnp.sqrt(jnp.sum(jnp.abs(coil_images)**2, axis=axis))
+  return jnp.sqrt(jnp.sum(jnp.abs(coil_images) ** 2, axis=axis))
 
 
-def sens_combine(coil_images: jax.Array, sens: jax.Array,
-                 axis: int = COIL_AXIS) -> jax.Array:
+def sens_combine(
+    coil_images: jax.Array, sens: jax.Array, axis: int = COIL_AXIS
+) -> jax.Array:
   """Sensitivity-weighted combination sum_c conj(S_c) x_c (complex image).
 
   With maps normalised to unit RSS this is the least-squares coil combine.
@@ -69,8 +74,9 @@ def sens_combine(coil_images: jax.Array, sens: jax.Array,
   return jnp.sum(jnp.conj(sens) * coil_images, axis=axis)
 
 
-def estimate_sensitivities(kspace: jax.Array, num_low_frequencies: int,
-                           eps: float = 1e-6) -> jax.Array:
+def estimate_sensitivities(
+    kspace: jax.Array, num_low_frequencies: int, eps: float = 1e-6
+) -> jax.Array:
   """Sensitivity maps from the fully sampled center (ACS) columns.
 
   Keeps the `num_low_frequencies` central phase-encode columns, inverse
@@ -91,7 +97,8 @@ def estimate_sensitivities(kspace: jax.Array, num_low_frequencies: int,
   if not 0 < num_low_frequencies <= num_cols:
     raise ValueError(
         f"num_low_frequencies must be in [1, {num_cols}], got"
-        f" {num_low_frequencies}.")
+        f" {num_low_frequencies}."
+    )
   pad = (num_cols - num_low_frequencies + 1) // 2
   cols = jnp.arange(num_cols)
   acs = (cols >= pad) & (cols < pad + num_low_frequencies)

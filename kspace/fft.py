@@ -43,7 +43,8 @@ def centered_dft_matrix(n: int, inverse: bool = False) -> np.ndarray:
   eye = np.eye(n, dtype=np.complex128)
   transform = np.fft.ifft if inverse else np.fft.fft
   shifted = np.fft.fftshift(
-      transform(np.fft.ifftshift(eye, axes=0), axis=0, norm="ortho"), axes=0)
+      transform(np.fft.ifftshift(eye, axes=0), axis=0, norm="ortho"), axes=0
+  )
   return shifted.astype(np.complex64)
 
 

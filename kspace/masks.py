@@ -35,13 +35,17 @@ def num_low_frequencies(num_cols: int, center_fraction: float) -> int:
   return round(num_cols * center_fraction)
 
 
-def _validate(shape: Sequence[int], center_fraction: float,
-              acceleration: float) -> tuple[int, int]:
+def _validate(
+    shape: Sequence[int], center_fraction: float, acceleration: float
+) -> tuple[int, int]:
   if len(shape) != 2 or min(shape) < 1:
-    raise ValueError(f"Mask shape must be (H, W) with positive sizes, got {shape}.")
+    raise ValueError(
+        f"Mask shape must be (H, W) with positive sizes, got {shape}."
+    )
   if not 0.0 < center_fraction < 1.0:
     raise ValueError(
-        f"center_fraction must be in (0, 1), got {center_fraction}.")
+        f"center_fraction must be in (0, 1), got {center_fraction}."
+    )
   if acceleration < 1.0:
     raise ValueError(f"acceleration must be >= 1, got {acceleration}.")
   num_low = num_low_frequencies(shape[1], center_fraction)
@@ -49,7 +53,8 @@ def _validate(shape: Sequence[int], center_fraction: float,
     raise ValueError(
         f"center_fraction={center_fraction} keeps {num_low} of {shape[1]}"
         f" lines, more than acceleration={acceleration} allows; lower one of"
-        " them.")
+        " them."
+    )
   return int(shape[0]), int(shape[1])
 
 
@@ -63,8 +68,12 @@ def _to_full(lines: jax.Array, num_rows: int) -> jax.Array:
   return jnp.broadcast_to(lines.astype(jnp.float32), (num_rows, lines.shape[0]))
 
 
-def random_mask(key: jax.Array, shape: tuple[int, int], center_fraction: float,
-                acceleration: float) -> jax.Array:
+def random_mask(
+    key: jax.Array,
+    shape: tuple[int, int],
+    center_fraction: float,
+    acceleration: float,
+) -> jax.Array:
   """fastMRI RandomMaskFunc: random columns plus a fully sampled center.
 
   Args:
@@ -83,8 +92,12 @@ def random_mask(key: jax.Array, shape: tuple[int, int], center_fraction: float,
   return _to_full(lines | _center_lines(num_cols, num_low), num_rows)
 
 
-def equispaced_mask(key: jax.Array, shape: tuple[int, int],
-                    center_fraction: float, acceleration: float) -> jax.Array:
+def equispaced_mask(
+    key: jax.Array,
+    shape: tuple[int, int],
+    center_fraction: float,
+    acceleration: float,
+) -> jax.Array:
   """fastMRI EquiSpacedMaskFunc: every `acceleration`-th column plus center.
 
   Args:
@@ -100,7 +113,8 @@ def equispaced_mask(key: jax.Array, shape: tuple[int, int],
   if acceleration != int(acceleration):
     raise ValueError(
         f"equispaced masks need an integer acceleration, got {acceleration};"
-        " use 'equispaced_fraction' for fractional spacing.")
+        " use 'equispaced_fraction' for fractional spacing."
+    )
   step = int(acceleration)
   num_low = num_low_frequencies(num_cols, center_fraction)
   offset = jax.random.randint(key, (), 0, round(acceleration))
@@ -109,9 +123,12 @@ def equispaced_mask(key: jax.Array, shape: tuple[int, int],
   return _to_full(lines | _center_lines(num_cols, num_low), num_rows)
 
 
-def equispaced_fraction_mask(key: jax.Array, shape: tuple[int, int],
-                             center_fraction: float,
-                             acceleration: float) -> jax.Array:
+def equispaced_fraction_mask(
+    key: jax.Array,
+    shape: tuple[int, int],
+    center_fraction: float,
+    acceleration: float,
+) -> jax.Array:
   """fastMRI EquispacedMaskFractionFunc: spacing chosen so that the total
   number of sampled columns, center included, is num_cols / acceleration.
 
@@ -127,7 +144,8 @@ def equispaced_fraction_mask(key: jax.Array, shape: tuple[int, int],
   num_rows, num_cols = _validate(shape, center_fraction, acceleration)
   num_low = num_low_frequencies(num_cols, center_fraction)
   spacing = (acceleration * (num_low - num_cols)) / (
-      num_low * acceleration - num_cols)
+      num_low * acceleration - num_cols
+  )
   offset = jax.random.randint(key, (), 0, round(acceleration))
   # np.arange(offset, num_cols - 1, spacing) with a static maximum length.
   max_samples = int(np.ceil((num_cols - 1) / spacing))
@@ -138,10 +156,14 @@ def equispaced_fraction_mask(key: jax.Array, shape: tuple[int, int],
   return _to_full(lines | _center_lines(num_cols, num_low), num_rows)
 
 
-def variable_density_mask(key: jax.Array, shape: tuple[int, int],
-                          center_fraction: float, acceleration: float,
-                          decay_power: float = 2.0,
-                          bisection_steps: int = 60) -> jax.Array:
+def variable_density_mask(
+    key: jax.Array,
+    shape: tuple[int, int],
+    center_fraction: float,
+    acceleration: float,
+    decay_power: float = 2.0,
+    bisection_steps: int = 60,
+) -> jax.Array:
   """2-D variable-density random mask with a fully sampled central box.
 
   Each k-space point is sampled independently with probability
@@ -162,8 +184,14 @@ def variable_density_mask(key: jax.Array, shape: tuple[int, int],
     float32 mask of shape (H, W).
   """
   num_rows, num_cols = _validate(shape, center_fraction, acceleration)
-  center = (_center_lines(num_rows, num_low_frequencies(num_rows, center_fraction))[:, None]
-            & _center_lines(num_cols, num_low_frequencies(num_cols, center_fraction))[None, :])
+  center = (
+      _center_lines(num_rows, num_low_frequencies(num_rows, center_fraction))[
+          :, None
+      ]
+      & _center_lines(num_cols, num_low_frequencies(num_cols, center_fraction))[
+          None, :
+      ]
+  )
   ky = (jnp.arange(num_rows) - num_rows // 2) / (num_rows / 2)
   kx = (jnp.arange(num_cols) - num_cols // 2) / (num_cols / 2)
   radius = jnp.sqrt(ky[:, None] ** 2 + kx[None, :] ** 2)
@@ -200,13 +228,19 @@ MASK_FNS: dict[str, MaskFn] = {
 def get_mask_fn(name: str) -> MaskFn:
   """The mask function registered under `name` (see MASK_FNS)."""
   if name not in MASK_FNS:
-    raise ValueError(f"Unknown mask type {name!r}; use one of {sorted(MASK_FNS)}.")
+    raise ValueError(
+        f"Unknown mask type {name!r}; use one of {sorted(MASK_FNS)}."
+    )
   return MASK_FNS[name]
 
 
-def sample_mask(key: jax.Array, shape: tuple[int, int], mask_type: str,
-                center_fractions: Sequence[float],
-                accelerations: Sequence[float]) -> jax.Array:
+def sample_mask(
+    key: jax.Array,
+    shape: tuple[int, int],
+    mask_type: str,
+    center_fractions: Sequence[float],
+    accelerations: Sequence[float],
+) -> jax.Array:
   """Draws one of the (center_fraction, acceleration) pairs, then its mask.
 
   As fastMRI's MaskFunc, the i-th center fraction goes with the i-th
@@ -226,7 +260,8 @@ def sample_mask(key: jax.Array, shape: tuple[int, int], mask_type: str,
   if len(center_fractions) != len(accelerations) or not center_fractions:
     raise ValueError(
         "center_fractions and accelerations must be non-empty and of equal"
-        f" length, got {center_fractions} and {accelerations}.")
+        f" length, got {center_fractions} and {accelerations}."
+    )
   mask_fn = get_mask_fn(mask_type)
   shape = tuple(int(s) for s in shape)
   branches = [

@@ -52,8 +52,12 @@ forward_batch = jax.jit(jax.vmap(forward))
 adjoint_batch = jax.jit(jax.vmap(adjoint))
 
 
-def add_noise(key: jax.Array, kspace: jax.Array, snr_db: float | jax.Array,
-              mask: jax.Array | None = None) -> jax.Array:
+def add_noise(
+    key: jax.Array,
+    kspace: jax.Array,
+    snr_db: float | jax.Array,
+    mask: jax.Array | None = None,
+) -> jax.Array:
   """Adds circular complex Gaussian noise at a given SNR.
 
   SNR is the mean signal power over acquired samples divided by the noise
@@ -69,12 +73,18 @@ def add_noise(key: jax.Array, kspace: jax.Array, snr_db: float | jax.Array,
     complex64 noisy k-space of the same shape.
   """
   kspace = jnp.asarray(kspace, jnp.complex64)
-  sampled = jnp.ones(kspace.shape, bool) if mask is None else jnp.broadcast_to(
-      mask > 0, kspace.shape)
-  power = jnp.sum(jnp.where(sampled, jnp.abs(kspace)**2, 0)) / jnp.maximum(
-      sampled.sum(), 1)
-  sigma = jnp.sqrt(power / 10.0**(jnp.asarray(snr_db) / 10.0))
+  sampled = (
+      jnp.ones(kspace.shape, bool)
+      if mask is None
+      else jnp.broadcast_to(mask > 0, kspace.shape)
+  )
+  power = jnp.sum(jnp.where(sampled, jnp.abs(kspace) ** 2, 0)) / jnp.maximum(
+      sampled.sum(), 1
+  )
+  sigma = jnp.sqrt(power / 10.0 ** (jnp.asarray(snr_db) / 10.0))
   real_key, imag_key = jax.random.split(key)
-  noise = (jax.random.normal(real_key, kspace.shape) +
-           1j * jax.random.normal(imag_key, kspace.shape)) * (sigma / jnp.sqrt(2.0))
+  noise = (
+      jax.random.normal(real_key, kspace.shape)
+      + 1j * jax.random.normal(imag_key, kspace.shape)
+  ) * (sigma / jnp.sqrt(2.0))
   return jnp.where(sampled, kspace + noise, 0).astype(jnp.complex64)

@@ -11,9 +11,14 @@ from kspace import fft
 from kspace import operators
 
 
-def synthesize(magnitude: jax.Array, phase: jax.Array, mask: jax.Array,
-               sens: jax.Array | None = None, key: jax.Array | None = None,
-               snr_db: float | None = None) -> dict[str, jax.Array]:
+def synthesize(
+    magnitude: jax.Array,
+    phase: jax.Array,
+    mask: jax.Array,
+    sens: jax.Array | None = None,
+    key: jax.Array | None = None,
+    snr_db: float | None = None,
+) -> dict[str, jax.Array]:
   """One k-space example from a magnitude image and a phase map.
 
   The complex image m exp(i phi) is multiplied by the coil maps and Fourier
@@ -41,7 +46,8 @@ def synthesize(magnitude: jax.Array, phase: jax.Array, mask: jax.Array,
   """
   magnitude = jnp.asarray(magnitude, jnp.float32)
   image = (magnitude * jnp.exp(1j * jnp.asarray(phase, jnp.float32))).astype(
-      jnp.complex64)
+      jnp.complex64
+  )
   if sens is None:
     sens = jnp.ones((1,) + magnitude.shape, jnp.complex64)
   kspace = operators.forward(image, sens, jnp.ones((), jnp.float32))
@@ -64,11 +70,13 @@ def synthesize(magnitude: jax.Array, phase: jax.Array, mask: jax.Array,
 def _synthesize_batch(magnitude, phase, mask, sens, key, snr_db):
   keys = None if key is None else jax.random.split(key, magnitude.shape[0])
   return jax.vmap(functools.partial(synthesize, snr_db=snr_db))(
-      magnitude, phase, mask, sens, keys)
+      magnitude, phase, mask, sens, keys
+  )
 
 
-def synthesize_batch(magnitude, phase, mask, sens=None, key=None,
-                     snr_db: float | None = None) -> dict[str, jax.Array]:
+def synthesize_batch(
+    magnitude, phase, mask, sens=None, key=None, snr_db: float | None = None
+) -> dict[str, jax.Array]:
   """`synthesize` over a leading batch axis, jit-compiled, inputs validated.
 
   Args:
@@ -85,21 +93,27 @@ def synthesize_batch(magnitude, phase, mask, sens=None, key=None,
   magnitude, phase, mask = (np.asarray(a) for a in (magnitude, phase, mask))
   if magnitude.ndim != 3:
     raise ValueError(
-        f"magnitude must be (batch, H, W), got shape {magnitude.shape}.")
+        f"magnitude must be (batch, H, W), got shape {magnitude.shape}."
+    )
   for name, array in (("phase", phase), ("mask", mask)):
     if array.shape != magnitude.shape:
       raise ValueError(
           f"{name} shape {array.shape} does not match magnitude shape"
-          f" {magnitude.shape}.")
-  if sens is not None and (np.ndim(sens) != 4 or
-                           np.shape(sens)[:1] + np.shape(sens)[2:]
-                           != magnitude.shape):
+          f" {magnitude.shape}."
+      )
+  if sens is not None and (
+      np.ndim(sens) != 4
+      or np.shape(sens)[:1] + np.shape(sens)[2:] != magnitude.shape
+  ):
     raise ValueError(
         f"sens must be (batch, coils, H, W) = (B, C) + {magnitude.shape[1:]},"
-        f" got {np.shape(sens)}.")
+        f" got {np.shape(sens)}."
+    )
   for name, array in (("magnitude", magnitude), ("phase", phase)):
     if not np.all(np.isfinite(array)):
       raise ValueError(f"{name} contains NaN or inf values; clean the input.")
   if snr_db is not None and key is None:
-    raise ValueError("synthesize_batch needs a PRNG `key` when snr_db is given.")
+    raise ValueError(
+        "synthesize_batch needs a PRNG `key` when snr_db is given."
+    )
   return _synthesize_batch(magnitude, phase, mask, sens, key, snr_db)

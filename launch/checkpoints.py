@@ -17,30 +17,45 @@ class CheckpointError(RuntimeError):
   """A checkpoint is missing, unreadable or incompatible with the config."""
 
 
-def create_manager(directory: str | epath.Path, max_to_keep: int = 3,
-                   async_save: bool = True) -> ocp.CheckpointManager:
+def create_manager(
+    directory: str | epath.Path, max_to_keep: int = 3, async_save: bool = True
+) -> ocp.CheckpointManager:
   """A CheckpointManager keeping the newest `max_to_keep` (>= 2) steps."""
   if max_to_keep < 2:
     raise ValueError(
         f"max_to_keep={max_to_keep}: keep at least 2 checkpoints so a corrupt"
-        " newest one can fall back to the previous.")
+        " newest one can fall back to the previous."
+    )
   options = ocp.CheckpointManagerOptions(
-      max_to_keep=max_to_keep, create=True,
-      enable_async_checkpointing=async_save)
-  return ocp.CheckpointManager(epath.Path(directory).absolute(),
-                               options=options)
+      max_to_keep=max_to_keep,
+      create=True,
+      enable_async_checkpointing=async_save,
+  )
+  return ocp.CheckpointManager(
+      epath.Path(directory).absolute(), options=options
+  )
 
 
-def save(manager: ocp.CheckpointManager, step: int, state,
-         metadata: dict | None = None) -> None:
+def save(
+    manager: ocp.CheckpointManager,
+    step: int,
+    state,
+    metadata: dict | None = None,
+) -> None:
   """Saves `state` (a pytree) and a JSON `metadata` dict at `step`."""
-  manager.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(state),
-      metadata=ocp.args.JsonSave(metadata or {})))
+  manager.save(
+      step,
+      args=ocp.args.Composite(
+          state=ocp.args.StandardSave(state),
+          metadata=ocp.args.JsonSave(metadata or {}),
+      ),
+  )
 
 
-def restore_latest(manager: ocp.CheckpointManager, abstract_state,
-                   ) -> tuple[int, object, dict] | None:
+def restore_latest(
+    manager: ocp.CheckpointManager,
+    abstract_state,
+) -> tuple[int, object, dict] | None:
   """Restores the newest readable checkpoint into the layout of `abstract_state`.
 
   Args:
@@ -62,14 +77,22 @@ def restore_latest(manager: ocp.CheckpointManager, abstract_state,
   errors = []
   for step in steps:
     try:
-      restored = manager.restore(step, args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(abstract_state),
-          metadata=ocp.args.JsonRestore()))
+      restored = manager.restore(
+          step,
+          args=ocp.args.Composite(
+              state=ocp.args.StandardRestore(abstract_state),
+              metadata=ocp.args.JsonRestore(),
+          ),
+      )
     except Exception as error:  # pylint: disable=broad-except
       # Orbax raises many types (ValueError, KeyError, OSError...); keep
       # trying older steps and report all reasons if none works.
-      logging.warning("Checkpoint step %d in %s does not restore: %s", step,
-                      manager.directory, error)
+      logging.warning(
+          "Checkpoint step %d in %s does not restore: %s",
+          step,
+          manager.directory,
+          error,
+      )
       errors.append(f"step {step}: {type(error).__name__}: {error}")
       continue
     return step, restored.state, dict(restored.metadata or {})
@@ -78,5 +101,6 @@ def restore_latest(manager: ocp.CheckpointManager, abstract_state,
   raise CheckpointError(
       f"No checkpoint in {manager.directory} matches the current config (model"
       " size, image shape, channels). Use the config the checkpoints were"
-      " written with, or a fresh --workdir. Reasons:\n  " +
-      "\n  ".join(error[:500] for error in errors))
+      " written with, or a fresh --workdir. Reasons:\n  "
+      + "\n  ".join(error[:500] for error in errors)
+  )

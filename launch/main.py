@@ -24,7 +24,8 @@ MODES = {
 }
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Config file (configs/*.py[:arg]).", lock_config=True)
+    "config", None, "Config file (configs/*.py[:arg]).", lock_config=True
+)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for outputs.")
 _MODE = flags.DEFINE_enum("mode", "experiment", list(MODES), "What to run.")
 flags.mark_flags_as_required(["config", "workdir"])

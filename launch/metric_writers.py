@@ -32,7 +32,8 @@ class MetricWriter:
       workdir.mkdir(parents=True, exist_ok=True)
       self._jsonl = (workdir / "metrics.jsonl").open("a")
       self._tensorboard = tensorboardX.SummaryWriter(
-          str(workdir / "tensorboard"))
+          str(workdir / "tensorboard")
+      )
 
   def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
     if not self.enabled:
@@ -46,8 +47,9 @@ class MetricWriter:
   def write_image(self, step: int, name: str, image: np.ndarray) -> None:
     """Logs an (H, W, 3) uint8 or float [0, 1] image to TensorBoard."""
     if self.enabled:
-      self._tensorboard.add_image(name, np.asarray(image), int(step),
-                                  dataformats="HWC")
+      self._tensorboard.add_image(
+          name, np.asarray(image), int(step), dataformats="HWC"
+      )
 
   def close(self) -> None:
     if self.enabled:
@@ -57,23 +59,32 @@ class MetricWriter:
 
 def progress_bar(total_steps: int, initial_step: int, description: str):
   """A tqdm bar showing steps, rate and ETA (process 0 only)."""
-  return tqdm.tqdm(total=total_steps, initial=initial_step, desc=description,
-                   unit="step", dynamic_ncols=True,
-                   disable=jax.process_index() != 0)
+  return tqdm.tqdm(
+      total=total_steps,
+      initial=initial_step,
+      desc=description,
+      unit="step",
+      dynamic_ncols=True,
+      disable=jax.process_index() != 0,
+  )
 
 
-def check_finite(metrics: Mapping[str, float], step: int,
-                 last_checkpoint_step: int | None) -> None:
+def check_finite(
+    metrics: Mapping[str, float], step: int, last_checkpoint_step: int | None
+) -> None:
   """Raises NonFiniteLossError naming the step and the checkpoint kept."""
   bad = {k: v for k, v in metrics.items() if not math.isfinite(float(v))}
   if bad:
-    kept = ("no checkpoint was written yet" if last_checkpoint_step is None
-            else f"the last good checkpoint (step {last_checkpoint_step}) is"
-            " kept")
+    kept = (
+        "no checkpoint was written yet"
+        if last_checkpoint_step is None
+        else f"the last good checkpoint (step {last_checkpoint_step}) is kept"
+    )
     raise NonFiniteLossError(
-        f"Non-finite metrics at step {step}: {bad}; training stopped and {kept}."
-        " Lower the learning rate, check the input data for NaNs, or resume"
-        " from the checkpoint with a different seed.")
+        f"Non-finite metrics at step {step}: {bad}; training stopped and"
+        f" {kept}. Lower the learning rate, check the input data for NaNs, or"
+        " resume from the checkpoint with a different seed."
+    )
 
 
 class StepTimer:

@@ -26,8 +26,11 @@ def maybe_initialize_distributed() -> None:
 
 def create_mesh() -> jax.sharding.Mesh:
   """A 1-D mesh over all devices (of all processes) named `data`."""
-  return jax.make_mesh((jax.device_count(),), (DATA_AXIS,),
-                       axis_types=(jax.sharding.AxisType.Auto,))
+  return jax.make_mesh(
+      (jax.device_count(),),
+      (DATA_AXIS,),
+      axis_types=(jax.sharding.AxisType.Auto,),
+  )
 
 
 def batch_sharding(mesh: jax.sharding.Mesh) -> NamedSharding:
@@ -45,7 +48,8 @@ def check_batch_size(global_batch_size: int) -> int:
     raise ValueError(
         f"Batch size {global_batch_size} is not divisible by the"
         f" {jax.device_count()} devices; pick a multiple of"
-        f" {jax.device_count()}.")
+        f" {jax.device_count()}."
+    )
   return global_batch_size // jax.process_count()
 
 
@@ -62,7 +66,8 @@ def shard_batch(batch, mesh: jax.sharding.Mesh):
   sharding = batch_sharding(mesh)
   return jax.tree.map(
       lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)),
-      batch)
+      batch,
+  )
 
 
 def replicate(tree, mesh: jax.sharding.Mesh):

@@ -33,14 +33,21 @@ def load_sweep(config_spec: str) -> list[dict]:
   return list(module.sweep(arg or None))
 
 
-def sweep_commands(config_spec: str, mode: str, workdir: str) -> list[list[str]]:
+def sweep_commands(
+    config_spec: str, mode: str, workdir: str
+) -> list[list[str]]:
   """One `python -m launch.main ...` argv per sweep point."""
   commands = []
   for index, overrides in enumerate(load_sweep(config_spec)):
     name = "_".join(f"{k.split('.')[-1]}={v}" for k, v in overrides.items())
-    command = [sys.executable, "-m", "launch.main", f"--mode={mode}",
-               f"--config={config_spec}",
-               f"--workdir={workdir}/{index:03d}_{name}"]
+    command = [
+        sys.executable,
+        "-m",
+        "launch.main",
+        f"--mode={mode}",
+        f"--config={config_spec}",
+        f"--workdir={workdir}/{index:03d}_{name}",
+    ]
     command += [f"--config.{key}={value}" for key, value in overrides.items()]
     commands.append(command)
   return commands

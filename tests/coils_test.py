@@ -14,7 +14,7 @@ from kspace import masks
 def test_birdcage_maps_are_normalised_and_distinct(num_coils):
   maps = np.asarray(coils.birdcage_maps((24, 20), num_coils))
   assert maps.shape == (num_coils, 24, 20) and maps.dtype == np.complex64
-  np.testing.assert_allclose(np.sum(np.abs(maps)**2, 0), 1.0, rtol=1e-5)
+  np.testing.assert_allclose(np.sum(np.abs(maps) ** 2, 0), 1.0, rtol=1e-5)
   if num_coils > 1:
     # Each coil is most sensitive on its own side of the image.
     peaks = {np.unravel_index(np.abs(m).argmax(), m.shape) for m in maps}
@@ -37,19 +37,21 @@ def test_bad_coil_arguments():
 
 def test_rss_and_sens_combine_recover_the_image():
   rng = np.random.default_rng(0)
-  image = (rng.standard_normal((20, 20)) + 1j * rng.standard_normal((20, 20))
-           ).astype(np.complex64)
+  image = (
+      rng.standard_normal((20, 20)) + 1j * rng.standard_normal((20, 20))
+  ).astype(np.complex64)
   maps = coils.birdcage_maps((20, 20), 6)
   coil_images = maps * image
-  np.testing.assert_allclose(coils.sens_combine(coil_images, maps), image,
-                             atol=1e-5)
+  np.testing.assert_allclose(
+      coils.sens_combine(coil_images, maps), image, atol=1e-5
+  )
   np.testing.assert_allclose(coils.rss(coil_images), np.abs(image), atol=1e-5)
 
 
 def test_estimated_sensitivities_match_the_truth_in_the_object():
   size, num_coils = 64, 8
   yy, xx = np.mgrid[:size, :size] - size / 2
-  obj = ((yy / 24)**2 + (xx / 20)**2 < 1).astype(np.float32)
+  obj = ((yy / 24) ** 2 + (xx / 20) ** 2 < 1).astype(np.float32)
   maps = coils.birdcage_maps((size, size), num_coils)
   kspace = fft.fft2c(maps * obj)
   mask = masks.equispaced_mask(jax.random.key(0), (size, size), 0.16, 4)

@@ -19,9 +19,12 @@ def test_sweep_turns_override_dicts_into_commands(tmp_path):
   commands = sweep.sweep_commands(f"{config}:7", "train_recon", "/w")
   assert len(commands) == 2
   assert commands[1][3:] == [
-      "--mode=train_recon", f"--config={config}:7",
+      "--mode=train_recon",
+      f"--config={config}:7",
       "--workdir=/w/001_lr=0.0001_seed=7",
-      "--config.optim.lr=0.0001", "--config.seed=7"]
+      "--config.optim.lr=0.0001",
+      "--config.seed=7",
+  ]
 
 
 def test_config_without_sweep_is_rejected(tmp_path):

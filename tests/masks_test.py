@@ -18,45 +18,50 @@ def _center_is_sampled(lines, center_fraction):
   num_cols = lines.shape[0]
   num_low = round(num_cols * center_fraction)
   pad = (num_cols - num_low + 1) // 2
-  return lines[pad:pad + num_low].all(), num_low
+  return lines[pad : pad + num_low].all(), num_low
 
 
 @pytest.mark.parametrize("center_fraction,acceleration", [(0.08, 4), (0.04, 8)])
 def test_random_mask_acceleration_and_center(center_fraction, acceleration):
   shape = (8, 368)
   keys = jax.random.split(jax.random.key(0), 200)
-  batch = jax.vmap(lambda k: masks.random_mask(k, shape, center_fraction,
-                                               acceleration))(keys)
+  batch = jax.vmap(
+      lambda k: masks.random_mask(k, shape, center_fraction, acceleration)
+  )(keys)
   all_lines = np.stack([_lines(mask) for mask in batch])
   for lines in all_lines:
     ok, _ = _center_is_sampled(lines, center_fraction)
     assert ok
   # Expected number of sampled lines is num_cols / acceleration.
-  assert all_lines.sum(1).mean() == pytest.approx(shape[1] / acceleration,
-                                                  rel=0.03)
+  assert all_lines.sum(1).mean() == pytest.approx(
+      shape[1] / acceleration, rel=0.03
+  )
   # Different keys give different masks; the same key the same mask.
   assert len({lines.tobytes() for lines in all_lines}) > 150
   np.testing.assert_array_equal(
       masks.random_mask(keys[0], shape, center_fraction, acceleration),
-      masks.random_mask(keys[0], shape, center_fraction, acceleration))
+      masks.random_mask(keys[0], shape, center_fraction, acceleration),
+  )
 
 
 @pytest.mark.parametrize("num_cols", [320, 368, 37])
 def test_equispaced_mask_matches_fastmri(num_cols):
   center_fraction, acceleration = 0.08, 4
   for seed in range(6):
-    lines = _lines(masks.equispaced_mask(jax.random.key(seed), (4, num_cols),
-                                         center_fraction, acceleration))
+    lines = _lines(
+        masks.equispaced_mask(
+            jax.random.key(seed), (4, num_cols), center_fraction, acceleration
+        )
+    )
     ok, num_low = _center_is_sampled(lines, center_fraction)
     assert ok
     # fastMRI: mask[offset::acceleration] = 1, offset in [0, acceleration).
-    offsets = [o for o in range(acceleration)
-               if lines[o::acceleration].all()]
+    offsets = [o for o in range(acceleration) if lines[o::acceleration].all()]
     assert offsets
     expected = np.zeros(num_cols, bool)
-    expected[offsets[0]::acceleration] = True
+    expected[offsets[0] :: acceleration] = True
     pad = (num_cols - num_low + 1) // 2
-    expected[pad:pad + num_low] = True
+    expected[pad : pad + num_low] = True
     np.testing.assert_array_equal(lines, expected)
 
 
@@ -64,18 +69,22 @@ def test_equispaced_fraction_mask_matches_fastmri_formula():
   num_cols, center_fraction, acceleration = 368, 0.08, 4
   num_low = round(num_cols * center_fraction)
   spacing = (acceleration * (num_low - num_cols)) / (
-      num_low * acceleration - num_cols)
+      num_low * acceleration - num_cols
+  )
   seen_offsets = set()
   for seed in range(12):
-    lines = _lines(masks.equispaced_fraction_mask(
-        jax.random.key(seed), (2, num_cols), center_fraction, acceleration))
+    lines = _lines(
+        masks.equispaced_fraction_mask(
+            jax.random.key(seed), (2, num_cols), center_fraction, acceleration
+        )
+    )
     matches = []
     for offset in range(acceleration):
       expected = np.zeros(num_cols, bool)
       samples = np.around(np.arange(offset, num_cols - 1, spacing)).astype(int)
       expected[samples] = True
       pad = (num_cols - num_low + 1) // 2
-      expected[pad:pad + num_low] = True
+      expected[pad : pad + num_low] = True
       if (expected == lines).all():
         matches.append(offset)
     assert matches, f"seed {seed}: no fastMRI offset reproduces the mask"
@@ -88,8 +97,13 @@ def test_equispaced_fraction_mask_matches_fastmri_formula():
 def test_variable_density_mask(acceleration):
   shape, center_fraction = (64, 48), 0.08
   keys = jax.random.split(jax.random.key(0), 20)
-  sampled = np.asarray(jax.vmap(lambda k: masks.variable_density_mask(
-      k, shape, center_fraction, acceleration))(keys))
+  sampled = np.asarray(
+      jax.vmap(
+          lambda k: masks.variable_density_mask(
+              k, shape, center_fraction, acceleration
+          )
+      )(keys)
+  )
   assert sampled.mean() == pytest.approx(1 / acceleration, rel=0.05)
   # Fully sampled center box (round(0.08 * 64) = 5 rows, 4 columns around
   # DC); density falls off away from DC.
@@ -102,8 +116,9 @@ def test_variable_density_mask(acceleration):
 def test_sample_mask_draws_from_the_pairs():
   shape = (4, 200)
   keys = jax.random.split(jax.random.key(0), 40)
-  batch = jax.vmap(lambda k: masks.sample_mask(k, shape, "equispaced",
-                                               (0.08, 0.04), (4, 8)))(keys)
+  batch = jax.vmap(
+      lambda k: masks.sample_mask(k, shape, "equispaced", (0.08, 0.04), (4, 8))
+  )(keys)
   fractions = [_lines(mask).mean() for mask in batch]
   # 4x masks keep ~1/4 + center, 8x ~1/8 + center: both pairs occur.
   assert min(fractions) < 0.2 < max(fractions)
@@ -111,16 +126,24 @@ def test_sample_mask_draws_from_the_pairs():
 
 def test_sample_mask_is_jittable_and_vmappable():
   keys = jax.random.split(jax.random.key(1), 8)
-  batch = jax.jit(jax.vmap(lambda k: masks.sample_mask(
-      k, (16, 32), "random", (0.08, 0.04), (4, 8))))(keys)
+  batch = jax.jit(
+      jax.vmap(
+          lambda k: masks.sample_mask(
+              k, (16, 32), "random", (0.08, 0.04), (4, 8)
+          )
+      )
+  )(keys)
   assert batch.shape == (8, 16, 32)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(center_fraction=0.0, acceleration=4), "center_fraction"),
-    (dict(center_fraction=0.5, acceleration=4), "lower one"),
-    (dict(center_fraction=0.08, acceleration=0.5), "acceleration"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(center_fraction=0.0, acceleration=4), "center_fraction"),
+        (dict(center_fraction=0.5, acceleration=4), "lower one"),
+        (dict(center_fraction=0.08, acceleration=0.5), "acceleration"),
+    ],
+)
 def test_bad_mask_arguments(kwargs, match):
   with pytest.raises(ValueError, match=match):
     masks.random_mask(jax.random.key(0), (8, 64), **kwargs)

@@ -33,9 +33,11 @@ def test_batch_size_must_split_over_devices():
 
 
 def _state(value):
-  return {"step": jnp.asarray(value, jnp.int32),
-          "params": {"w": jnp.full((3,), value, jnp.float32)},
-          "rng": jax.random.key(value)}
+  return {
+      "step": jnp.asarray(value, jnp.int32),
+      "params": {"w": jnp.full((3,), value, jnp.float32)},
+      "rng": jax.random.key(value),
+  }
 
 
 def test_checkpoint_roundtrip_and_fallback_to_previous_step(tmp_path):
@@ -46,8 +48,10 @@ def test_checkpoint_roundtrip_and_fallback_to_previous_step(tmp_path):
   step, state, meta = checkpoints.restore_latest(manager, _state(0))
   assert step == 2 and meta == {"data_step": 2}
   np.testing.assert_array_equal(state["params"]["w"], 2.0)
-  assert jax.random.key_data(state["rng"]).tolist() == jax.random.key_data(
-      jax.random.key(2)).tolist()
+  assert (
+      jax.random.key_data(state["rng"]).tolist()
+      == jax.random.key_data(jax.random.key(2)).tolist()
+  )
   # Corrupt the newest step: restore falls back to step 1.
   for path in (tmp_path / "2").rglob("*"):
     if path.is_file():
@@ -64,9 +68,11 @@ def test_incompatible_checkpoint_raises_a_clear_error(tmp_path):
   manager = checkpoints.create_manager(tmp_path, max_to_keep=2)
   checkpoints.save(manager, 5, _state(5))
   manager.wait_until_finished()
-  other_layout = {"step": jnp.zeros((), jnp.int32),
-                  "params": {"w": jnp.zeros((7,), jnp.float32)},
-                  "rng": jax.random.key(0)}
+  other_layout = {
+      "step": jnp.zeros((), jnp.int32),
+      "params": {"w": jnp.zeros((7,), jnp.float32)},
+      "rng": jax.random.key(0),
+  }
   with pytest.raises(checkpoints.CheckpointError, match="matches the current"):
     checkpoints.restore_latest(manager, other_layout)
   manager.close()
@@ -86,16 +92,22 @@ def test_metric_writer_writes_jsonl_and_tensorboard(tmp_path):
   writer.write_scalars(2, {"loss": np.float32(0.25), "lr": 1e-3})
   writer.write_image(2, "sample", np.zeros((4, 4, 3), np.uint8))
   writer.close()
-  lines = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text()
-           .splitlines()]
-  assert lines == [{"step": 1, "loss": 0.5},
-                   {"step": 2, "loss": 0.25, "lr": 1e-3}]
+  lines = [
+      json.loads(l)
+      for l in (tmp_path / "metrics.jsonl").read_text().splitlines()
+  ]
+  assert lines == [
+      {"step": 1, "loss": 0.5},
+      {"step": 2, "loss": 0.25, "lr": 1e-3},
+  ]
   assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
 
 
 def test_check_finite_names_the_step_and_checkpoint():
   metric_writers.check_finite({"loss": 1.0}, step=3, last_checkpoint_step=2)
-  with pytest.raises(metric_writers.NonFiniteLossError,
-                     match=r"step 7.*step 5\) is kept"):
-    metric_writers.check_finite({"loss": float("nan")}, step=7,
-                                last_checkpoint_step=5)
+  with pytest.raises(
+      metric_writers.NonFiniteLossError, match=r"step 7.*step 5\) is kept"
+  ):
+    metric_writers.check_finite(
+        {"loss": float("nan")}, step=7, last_checkpoint_step=5
+    )
