@@ -1,0 +1,28 @@
+"""TFDS datasets (array_record, no TensorFlow) and a deterministic loader.
+
+  builder = datasets.build("synthetic_mri", "~/tensorflow_datasets",
+                           image_size=64, num_train=32, seed=0)
+  source = datasets.data_source(builder, "train")
+  for batch in datasets.batches(source, 8, seed=0, start_step=step): ...
+
+Datasets (each module's docstring documents its feature dict):
+  * `synthetic_mri`: procedural images with anatomy-dependent phase;
+    `generate_example` is the pure generator behind it.
+  * `fastmri`: the official fastMRI .h5 files from manual_dir.
+  * `magnitude_registry`: a folder of DICOM / NIfTI / PNG / TIFF images.
+
+Complex arrays (coil maps, k-space) are stored as complex64 in raw-bytes
+TFDS tensors and read back as complex64 numpy arrays.
+"""
+
+from kspace.datasets.builders import build
+from kspace.datasets.builders import build_from_config
+from kspace.datasets.builders import BUILDERS
+from kspace.datasets.errors import DatasetError
+from kspace.datasets.loader import batch_indices
+from kspace.datasets.loader import batches
+from kspace.datasets.loader import data_source
+from kspace.datasets.loader import DataSource
+from kspace.datasets.synthetic_mri import example_rng
+from kspace.datasets.synthetic_mri import generate_example
+from kspace.datasets.synthetic_mri import SyntheticParams

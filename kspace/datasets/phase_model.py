@@ -1,0 +1,181 @@
+"""Physics of the synthetic phase: dipole field, chemical shift, background.
+
+Units: susceptibility and field in ppm (of B0), phase in radians. The phase
+accrued by an off-resonance of f ppm after time TE is
+2 pi * gamma_bar * B0 * TE * f * 1e-6 (`phase_per_ppm`).
+
+2-D field model. The slice is treated as the cross-section of an object that
+is infinitely extended along the slice normal, so only in-plane k-vectors
+occur (kz = 0) and the dipole kernel is D(k) = 1/3 - (k . b)^2 / |k|^2 with
+b the unit B0 direction. When b is normal to the slice, D = 1/3 everywhere
+(the field is chi / 3 up to a constant); when b lies in the plane, the full
+in-plane dipole pattern appears. D(0) is set to 0: the mean field is absorbed
+by the scanner's frequency adjustment.
+"""
+
+import numpy as np
+
+# gamma / (2 pi) of 1H, MHz per tesla (CODATA).
+GYROMAGNETIC_RATIO_MHZ_PER_T = 42.577478
+# Main (methylene) fat resonance relative to water, ppm; single-peak model.
+FAT_SHIFT_PPM = -3.4
+
+
+def wrap_phase(phase: np.ndarray) -> np.ndarray:
+  """Wraps radians to (-pi, pi] as float32, with atan2 semantics.
+
+  angle(exp(i phi)) can return -pi (atan2 of -0.0); it is mapped to +pi, and
+  the test is done after the float32 cast so that rounding cannot produce a
+  value at or below -pi in float32.
+
+  Args:
+    phase: real array, radians.
+
+  Returns:
+    float32 array of the same shape in (-pi, pi].
+  """
+  wrapped = np.angle(np.exp(1j * np.asarray(phase, np.float64)))
+  return angle_to_float32(wrapped)
+
+
+def angle_to_float32(angle: np.ndarray) -> np.ndarray:
+  """Casts an np.angle result to float32 in (-pi, pi] (-pi becomes +pi)."""
+  angle = np.asarray(angle).astype(np.float32)
+  pi32 = np.float32(np.pi)
+  return np.where(angle <= -pi32, pi32, angle).astype(np.float32)
+
+
+def phase_per_ppm(field_strength_t: float, echo_time_ms: float) -> float:
+  """Radians accrued per ppm of off-resonance after `echo_time_ms`."""
+  larmor_hz = GYROMAGNETIC_RATIO_MHZ_PER_T * 1e6 * field_strength_t
+  return 2 * np.pi * larmor_hz * 1e-6 * echo_time_ms * 1e-3
+
+
+def b0_direction(elevation: float, azimuth: float) -> np.ndarray:
+  """Unit B0 vector (bx, by, bz): x columns, y rows, z the slice normal.
+
+  Args:
+    elevation: angle between B0 and the slice plane (radians); pi/2 puts B0
+      along the slice normal (e.g. an axial slice).
+    azimuth: in-plane direction of B0's projection, from +x towards +y.
+
+  Returns:
+    float64 array of shape (3,).
+  """
+  return np.array([
+      np.cos(elevation) * np.cos(azimuth),
+      np.cos(elevation) * np.sin(azimuth),
+      np.sin(elevation),
+  ])
+
+
+def dipole_kernel(shape: tuple[int, int], b0: np.ndarray) -> np.ndarray:
+  """2-D dipole kernel D(k) = 1/3 - (k . b)^2 / |k|^2 with D(0) = 0.
+
+  Args:
+    shape: (H, W) of the (padded) grid.
+    b0: unit B0 direction (bx, by, bz), see `b0_direction`.
+
+  Returns:
+    float64 array of shape (H, W) in numpy FFT order (DC at [0, 0]).
+  """
+  ky = np.fft.fftfreq(shape[0])[:, None]
+  kx = np.fft.fftfreq(shape[1])[None, :]
+  k_squared = kx**2 + ky**2
+  k_dot_b = kx * b0[0] + ky * b0[1]
+  # The DC entry is 0/0; it is overwritten below.
+  with np.errstate(invalid="ignore", divide="ignore"):
+    kernel = 1 / 3 - k_dot_b**2 / k_squared
+  kernel[0, 0] = 0.0
+  return kernel
+
+
+def field_map(
+    susceptibility_ppm: np.ndarray,
+    b0: np.ndarray,
+    pad_factor: int = 2,
+    reference_ppm: float = 0.0,
+) -> np.ndarray:
+  """Field perturbation (ppm) from a susceptibility map via the dipole kernel.
+
+  The map is zero-padded so that the periodic FFT convolution does not wrap
+  fields around the image. Padding assumes the susceptibility equals
+  `reference_ppm` outside the image (use the air value when the field of
+  view ends in air), so `reference_ppm` is subtracted before padding.
+
+  Args:
+    susceptibility_ppm: (H, W) real susceptibility map.
+    b0: unit B0 direction (3,).
+    pad_factor: padded grid size as a multiple of (H, W), >= 1.
+    reference_ppm: susceptibility assumed outside the image.
+
+  Returns:
+    float64 field map (H, W) in ppm; a constant offset is arbitrary (DC 0 in
+    the padded domain).
+  """
+  if pad_factor < 1:
+    raise ValueError(f"pad_factor must be >= 1, got {pad_factor}.")
+  height, width = susceptibility_ppm.shape
+  padded_shape = (pad_factor * height, pad_factor * width)
+  top, left = (padded_shape[0] - height) // 2, (padded_shape[1] - width) // 2
+  padded = np.zeros(padded_shape)
+  padded[top : top + height, left : left + width] = (
+      susceptibility_ppm - reference_ppm
+  )
+  field = np.fft.ifft2(np.fft.fft2(padded) * dipole_kernel(padded_shape, b0))
+  return field.real[top : top + height, left : left + width]
+
+
+def fat_water_signal(fat_fraction: np.ndarray, fat_phase: float) -> np.ndarray:
+  """Relative complex signal of a voxel with fat and water: (1-f) + f e^{i th}.
+
+  Its angle is the chemical-shift phase, and its magnitude models fat-water
+  cancellation (e.g. dark fatty marrow at opposed-phase echo times).
+
+  Args:
+    fat_fraction: (H, W) fraction of the signal from fat, in [0, 1].
+    fat_phase: fat's phase relative to water (radians).
+
+  Returns:
+    complex128 array (H, W).
+  """
+  return (1 - fat_fraction) + fat_fraction * np.exp(1j * fat_phase)
+
+
+def background_phase(
+    rng: np.random.Generator,
+    y: np.ndarray,
+    x: np.ndarray,
+    linear_std: float,
+    quadratic_std: float,
+    num_gaussians: tuple[int, int],
+    gaussian_amplitude: float,
+    gaussian_width: tuple[float, float],
+) -> np.ndarray:
+  """Smooth B0/receiver phase: random constant, low-order polynomial, bumps.
+
+  Args:
+    rng: numpy Generator.
+    y, x: normalised coordinates (H, W), see `phantom.normalized_grid`.
+    linear_std: std of the linear coefficients (radians at |coord| = 1).
+    quadratic_std: std of the quadratic coefficients (y^2, xy, x^2).
+    num_gaussians: inclusive (low, high) number of broad Gaussian bumps.
+    gaussian_amplitude: bump amplitudes are uniform in [-a, a] radians.
+    gaussian_width: (low, high) bump standard deviation, normalised units.
+
+  Returns:
+    float64 phase (H, W), radians, not wrapped.
+  """
+  phase = np.full(y.shape, rng.uniform(-np.pi, np.pi))
+  linear = rng.normal(0, linear_std, 2)
+  quadratic = rng.normal(0, quadratic_std, 3)
+  phase += linear[0] * y + linear[1] * x
+  phase += quadratic[0] * y**2 + quadratic[1] * x * y + quadratic[2] * x**2
+  for _ in range(rng.integers(num_gaussians[0], num_gaussians[1] + 1)):
+    cy, cx = rng.uniform(-1, 1, 2)
+    width = rng.uniform(*gaussian_width)
+    amplitude = rng.uniform(-gaussian_amplitude, gaussian_amplitude)
+    phase += amplitude * np.exp(
+        -((y - cy) ** 2 + (x - cx) ** 2) / (2 * width**2)
+    )
+  return phase

@@ -1,0 +1,271 @@
+"""Tests of the magnitude_registry readers and builder on tiny files."""
+
+import os
+
+import nibabel
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+from pydicom.dataset import FileDataset
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import generate_uid
+
+from kspace import datasets
+from kspace.datasets import magnitude_registry as registry
+
+MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
+SIZE = 16
+
+
+def write_dicom(path, pixels, slope=1.0, intercept=0.0):
+  """A minimal uncompressed MR DICOM file built from scratch."""
+  meta = FileMetaDataset()
+  meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE
+  meta.MediaStorageSOPInstanceUID = generate_uid()
+  meta.TransferSyntaxUID = ExplicitVRLittleEndian
+  ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+  ds.SOPClassUID = MR_IMAGE_STORAGE
+  ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+  ds.Modality = "MR"
+  ds.Rows, ds.Columns = pixels.shape
+  ds.SamplesPerPixel = 1
+  ds.PhotometricInterpretation = "MONOCHROME2"
+  ds.BitsAllocated = 16
+  ds.BitsStored = 16
+  ds.HighBit = 15
+  ds.PixelRepresentation = 0
+  ds.RescaleSlope = slope
+  ds.RescaleIntercept = intercept
+  ds.PixelData = pixels.astype(np.uint16).tobytes()
+  ds.save_as(str(path), enforce_file_format=True)
+
+
+def write_nifti(path, volume, slope=1.0, inter=0.0):
+  image = nibabel.Nifti1Image(volume, np.eye(4))
+  image.header.set_slope_inter(slope, inter)
+  nibabel.save(image, str(path))
+
+
+def _phantom(rng, shape):
+  y, x = np.meshgrid(
+      np.linspace(-1, 1, shape[0]), np.linspace(-1, 1, shape[1]), indexing="ij"
+  )
+  return (x**2 + y**2 < 0.8) * rng.uniform(100, 1000, shape)
+
+
+def _expected(raw_slices, percentile=99.5):
+  """Independent reference: volume percentile, clip, square crop, resize."""
+  scaled = np.clip(raw_slices / np.percentile(raw_slices, percentile), 0, 1)
+  out = []
+  for image in scaled:
+    side = min(image.shape)
+    top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+    square = image[top : top + side, left : left + side].astype(np.float32)
+    if side != SIZE:
+      square = np.asarray(
+          Image.fromarray(square).resize((SIZE, SIZE), Image.Resampling.BICUBIC)
+      )
+    out.append(np.clip(square, 0, 1))
+  return out
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+  root = tmp_path_factory.mktemp("registry")
+  rng = np.random.default_rng(0)
+  raw = {}
+  dicom = np.round(_phantom(rng, (SIZE, 24)))
+  write_dicom(root / "scan.dcm", dicom, slope=2.0, intercept=5.0)
+  raw["scan.dcm"] = (dicom * 2.0 + 5.0)[None]
+  volume = np.stack(
+      [(k + 1) * _phantom(rng, (SIZE, SIZE)) for k in range(4)], axis=-1
+  )
+  volume[..., 2] = 0  # an empty slice, skipped
+  (root / "sub").mkdir()
+  write_nifti(root / "sub" / "vol.nii.gz", volume.astype(np.float32), slope=3.0)
+  raw["sub/vol.nii.gz"] = np.moveaxis(volume * 3.0, -1, 0)
+  gray = np.round(_phantom(rng, (20, SIZE)) / 4).astype(np.uint8)
+  Image.fromarray(gray).save(root / "gray.png")
+  raw["gray.png"] = gray[None].astype(np.float64)
+  rgb = np.stack([gray, gray, gray], axis=-1)
+  Image.fromarray(rgb).save(root / "colour.png")
+  raw["colour.png"] = gray[None].astype(np.float64)
+  (root / "notes.txt").write_text("not an image")
+  builder = datasets.build(
+      "magnitude_registry",
+      str(root / ".." / (root.name + "_tfds")),
+      manual_dir=str(root),
+      image_size=SIZE,
+      val_fraction=0.25,
+      test_fraction=0.25,
+  )
+  return root, raw, builder
+
+
+def test_readers_apply_scaling_and_slice_layout(folder):
+  root, raw, _ = folder
+  np.testing.assert_allclose(
+      registry.read_dicom(str(root / "scan.dcm")), raw["scan.dcm"]
+  )
+  nifti = registry.read_nifti(str(root / "sub" / "vol.nii.gz"))
+  assert nifti.shape == (4, SIZE, SIZE)  # slices along the last axis
+  np.testing.assert_allclose(nifti, raw["sub/vol.nii.gz"], rtol=1e-6)
+  np.testing.assert_allclose(
+      registry.read_image(str(root / "colour.png")), raw["colour.png"], atol=1
+  )
+
+
+def test_all_files_land_in_exactly_one_split(folder):
+  _, raw, builder = folder
+  sources = {}
+  for split in builder.info.splits.keys():
+    source = datasets.data_source(builder, split)
+    for i in range(len(source)):
+      record = source[i]
+      sources.setdefault(record["source"], set()).add(split)
+  assert set(sources) == set(raw)
+  assert all(len(splits) == 1 for splits in sources.values())
+  assert set(builder.info.splits.keys()) == {"train", "validation", "test"}
+
+
+def test_records_match_independent_recomputation(folder):
+  _, raw, builder = folder
+  found = {}
+  for split in builder.info.splits.keys():
+    source = datasets.data_source(builder, split)
+    for i in range(len(source)):
+      record = source[i]
+      found[(record["source"], int(record["slice_index"]))] = record
+  assert ("sub/vol.nii.gz", 2) not in found  # the empty slice
+  assert len(found) == 3 + 3  # 3 single-slice files + 3 non-empty slices
+  for name, slices in raw.items():
+    for index, expected in enumerate(_expected(slices)):
+      if (name, index) not in found:
+        continue
+      record = found[(name, index)]
+      assert record["magnitude"].shape == (SIZE, SIZE)
+      assert record["magnitude"].dtype == np.float32
+      assert 0 <= record["magnitude"].min() and record["magnitude"].max() <= 1
+      np.testing.assert_allclose(record["magnitude"], expected, atol=2e-3)
+
+
+def test_split_subfolders_define_splits(tmp_path):
+  rng = np.random.default_rng(1)
+  for split, count in (("train", 3), ("val", 1)):
+    (tmp_path / split).mkdir()
+    for i in range(count):
+      Image.fromarray(np.uint8(_phantom(rng, (SIZE, SIZE)) / 4)).save(
+          tmp_path / split / f"{i}.png"
+      )
+  builder = datasets.build(
+      "magnitude_registry",
+      str(tmp_path / "tfds"),
+      manual_dir=str(tmp_path),
+      image_size=SIZE,
+  )
+  assert builder.info.splits["train"].num_examples == 3
+  assert builder.info.splits["validation"].num_examples == 1
+  assert datasets.data_source(builder, "val")[0]["source"] == "val/0.png"
+
+
+def _complete_datasets(data_dir):
+  return [
+      root
+      for root, _, names in os.walk(data_dir)
+      if "dataset_info.json" in names
+  ]
+
+
+@pytest.mark.parametrize(
+    "make_bad, pattern",
+    [
+        (
+            lambda p: (p / "bad.dcm").write_bytes(b"\0" * 200 + b"junk"),
+            "bad.dcm.*not a readable DICOM",
+        ),
+        (
+            lambda p: write_nifti(
+                p / "bad.nii", np.ones((SIZE, SIZE, 2, 3), np.float32)
+            ),
+            "bad.nii.*4-D",
+        ),
+        (
+            lambda p: write_nifti(
+                p / "bad.nii", np.full((SIZE, SIZE, 2), np.nan, np.float32)
+            ),
+            "bad.nii.*NaN",
+        ),
+        (
+            lambda p: Image.fromarray(np.zeros((SIZE, SIZE), np.uint8)).save(
+                p / "bad.png"
+            ),
+            "bad.png.*all zero",
+        ),
+        (
+            lambda p: write_nifti(
+                p / "bad.nii",
+                -np.ones((SIZE, SIZE), np.float32)
+                + np.eye(SIZE, dtype=np.float32) * 3,
+            ),
+            "bad.nii.*negative",
+        ),
+    ],
+)
+def test_bad_files_fail_cleanly_and_retry_works(tmp_path, make_bad, pattern):
+  manual = tmp_path / "images"
+  manual.mkdir()
+  Image.fromarray(
+      np.uint8(_phantom(np.random.default_rng(2), (SIZE, SIZE)) / 4)
+  ).save(manual / "good.png")
+  make_bad(manual)
+  data_dir = str(tmp_path / "tfds")
+  with pytest.raises(datasets.DatasetError, match=pattern):
+    datasets.build(
+        "magnitude_registry", data_dir, manual_dir=str(manual), image_size=SIZE
+    )
+  assert not _complete_datasets(data_dir)
+  for path in manual.glob("bad.*"):
+    path.unlink()  # the user's fix
+  builder = datasets.build(
+      "magnitude_registry", data_dir, manual_dir=str(manual), image_size=SIZE
+  )
+  assert len(datasets.data_source(builder, "train")) == 1
+  assert len(_complete_datasets(data_dir)) == 1
+
+
+def test_empty_or_missing_folder(tmp_path):
+  with pytest.raises(datasets.DatasetError, match="no DICOM, NIfTI"):
+    datasets.build(
+        "magnitude_registry", str(tmp_path / "tfds"), manual_dir=str(tmp_path)
+    )
+  with pytest.raises(datasets.DatasetError, match="does not exist"):
+    datasets.build(
+        "magnitude_registry",
+        str(tmp_path / "tfds"),
+        manual_dir=str(tmp_path / "nowhere"),
+    )
+  with pytest.raises(datasets.DatasetError, match="manual_dir"):
+    datasets.build("magnitude_registry", str(tmp_path / "tfds"))
+
+
+def test_image_size_is_in_the_config_name(tmp_path):
+  manual = tmp_path / "images"
+  manual.mkdir()
+  Image.fromarray(
+      np.uint8(_phantom(np.random.default_rng(3), (20, 20)) / 4)
+  ).save(manual / "a.png")
+  data_dir = str(tmp_path / "tfds")
+  small = datasets.build(
+      "magnitude_registry", data_dir, manual_dir=str(manual), image_size=8
+  )
+  large = datasets.build(
+      "magnitude_registry", data_dir, manual_dir=str(manual), image_size=SIZE
+  )
+  assert small.info.full_name != large.info.full_name
+  assert datasets.data_source(small, "train")[0]["magnitude"].shape == (8, 8)
+  assert datasets.data_source(large, "train")[0]["magnitude"].shape == (
+      SIZE,
+      SIZE,
+  )
