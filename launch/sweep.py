@@ -16,11 +16,15 @@ import sys
 from absl import app
 from absl import flags
 
-_CONFIG = flags.DEFINE_string("config", None, "configs/<file>.py[:arg]")
-_MODE = flags.DEFINE_string("mode", None, "launch.main mode for every run.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Parent dir; one subdir a run.")
-_RUN = flags.DEFINE_bool("run", False, "Run the commands instead of printing.")
-flags.mark_flags_as_required(["config", "mode", "workdir"])
+
+def _define_flags():
+  # Defined only when run as a script: launch.main owns --config/--mode/
+  # --workdir in any process that imports both modules (e.g. the tests).
+  flags.DEFINE_string("config", None, "configs/<file>.py[:arg]")
+  flags.DEFINE_string("mode", None, "launch.main mode for every run.")
+  flags.DEFINE_string("workdir", None, "Parent dir; one subdir a run.")
+  flags.DEFINE_bool("run", False, "Run the commands instead of printing.")
+  flags.mark_flags_as_required(["config", "mode", "workdir"])
 
 
 def load_sweep(config_spec: str) -> list[dict]:
@@ -55,11 +59,13 @@ def sweep_commands(
 
 def main(argv):
   del argv
-  for command in sweep_commands(_CONFIG.value, _MODE.value, _WORKDIR.value):
+  args = flags.FLAGS
+  for command in sweep_commands(args.config, args.mode, args.workdir):
     print(shlex.join(command))
-    if _RUN.value:
+    if args.run:
       subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":
+  _define_flags()
   app.run(main)

@@ -1,9 +1,13 @@
 """Entry points: sweeps as data, and the main job on tiny synthetic data."""
 
+import pathlib
+import subprocess
+import sys
 import textwrap
 
 import pytest
 
+from configs import experiment as experiment_config
 from launch import sweep
 
 
@@ -32,3 +36,34 @@ def test_config_without_sweep_is_rejected(tmp_path):
   config.write_text("def get_config(arg=None):\n  return None\n")
   with pytest.raises(ValueError, match="no sweep"):
     sweep.load_sweep(str(config))
+
+
+def test_main_job_builds_data_and_writes_figure(tmp_path):
+  """README command 1, on the quicktest variant and a private data_dir."""
+  workdir = tmp_path / "run"
+  result = subprocess.run(
+      [
+          sys.executable,
+          "-m",
+          "launch.main",
+          "--mode=experiment",
+          "--config=configs/experiment.py:quicktest",
+          f"--workdir={workdir}",
+          f"--config.data.data_dir={tmp_path / 'tfds'}",
+      ],
+      capture_output=True,
+      text=True,
+      cwd=pathlib.Path(__file__).parent.parent,
+      check=False,
+  )
+  assert result.returncode == 0, result.stderr[-3000:]
+  figure = workdir / "data_examples.png"
+  with figure.open("rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  assert not list(workdir.glob("*.tmp*"))
+  assert "train 16" in result.stdout
+
+
+def test_unknown_experiment_variant_is_rejected():
+  with pytest.raises(ValueError, match="default|quicktest"):
+    experiment_config.get_config("huge")
