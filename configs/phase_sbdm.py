@@ -1,0 +1,215 @@
+r"""Conditional score-based phase model (score_phase/) on magnitude images.
+
+Train, then sample the validation split and write metrics + figures:
+
+  python -m launch.main --mode=train_phase \
+      --config=configs/phase_sbdm.py:cpu32 --workdir=/tmp/phase_cpu32
+  python -m launch.main --mode=sample_phase \
+      --config=configs/phase_sbdm.py:cpu32 --workdir=/tmp/phase_cpu32
+
+Variants (`:variant`, or `:variant=cpu32,steps=2000`):
+  tiny          16x16, nf 8, tests / smoke runs (seconds on a CPU).
+  cpu32         32x32, nf 32, the CPU quality run (~25 min on 2 cores).
+  synthetic128  128x128 synthetic set on one GPU.
+  fastmri320    fastMRI knee 320x320 crop, GPU nodes / TPU pod slices.
+  paper         the paper's recipe (VE, NCSN++ nf 128, PC 1000 steps x
+                (predictor + 1 Langevin corrector), EMA 0.999, Adam 1e-4).
+`steps=N` overrides the number of training steps.
+"""
+
+import ml_collections
+
+from configs import base
+
+# Per variant: image size, model width, channel multipliers, res blocks,
+# attention resolutions, batch size, train steps, sigma_max.
+# sigma_max follows Song & Ermon's rule (about the largest distance between
+# training phasor images, <= 2 sqrt(H W)).
+_VARIANTS = {
+    "tiny": dict(
+        image_size=16,
+        nf=8,
+        ch_mult=(1, 2),
+        num_res_blocks=1,
+        attn=(8,),
+        batch_size=8,
+        num_steps=20,
+        sigma_max=32.0,
+    ),
+    "cpu32": dict(
+        image_size=32,
+        nf=32,
+        ch_mult=(1, 2, 2),
+        num_res_blocks=1,
+        attn=(8,),
+        batch_size=32,
+        num_steps=3000,
+        sigma_max=64.0,
+    ),
+    "synthetic128": dict(
+        image_size=128,
+        nf=64,
+        ch_mult=(1, 2, 2, 2),
+        num_res_blocks=2,
+        attn=(16,),
+        batch_size=64,
+        num_steps=200_000,
+        sigma_max=256.0,
+    ),
+    "fastmri320": dict(
+        image_size=320,
+        nf=128,
+        ch_mult=(1, 2, 2, 2),
+        num_res_blocks=4,
+        attn=(16,),
+        batch_size=64,
+        num_steps=400_000,
+        sigma_max=378.0,
+    ),
+    "paper": dict(
+        image_size=320,
+        nf=128,
+        ch_mult=(1, 2, 2, 2),
+        num_res_blocks=4,
+        attn=(16,),
+        batch_size=8,
+        num_steps=1_300_000,
+        sigma_max=378.0,
+    ),
+}
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """The config of `arg` (see the module docstring)."""
+  arg = base.parse_arg(arg, variant="synthetic128", steps=0)
+  if arg.variant not in _VARIANTS:
+    raise ValueError(
+        f"Unknown variant {arg.variant!r}; use one of {list(_VARIANTS)}."
+    )
+  v = _VARIANTS[arg.variant]
+  config = ml_collections.ConfigDict()
+  config.variant = arg.variant
+  # Seed of initialisation, training noise and sampling.
+  config.seed = 0
+
+  config.data = data = base.get_data_config(v["image_size"])
+  if arg.variant in ("fastmri320", "paper"):
+    data.name = "fastmri/singlecoil_knee"
+  if arg.variant == "tiny":
+    data.num_train, data.num_val, data.num_test = 64, 16, 16
+  # Validation split used for metrics and figures.
+  data.val_split = "validation"
+
+  config.sde = sde = ml_collections.ConfigDict()
+  # vesde | vpsde | subvpsde (score_phase/sde.py).
+  sde.name = "vesde"
+  # N: discretisation steps (reverse_diffusion predictor, default sampler).
+  sde.num_scales = 1000
+  # VE noise range (phasor units); sigma_max ~ largest data distance.
+  sde.sigma_min = 0.01
+  sde.sigma_max = v["sigma_max"]
+  # VP / sub-VP linear beta schedule.
+  sde.beta_min = 0.1
+  sde.beta_max = 20.0
+
+  config.model = model = ml_collections.ConfigDict()
+  # Registered network (score_phase/models/utils.py).
+  model.name = "ncsnpp"
+  # Base channels; level l has nf * ch_mult[l].
+  model.nf = v["nf"]
+  model.ch_mult = v["ch_mult"]
+  # Residual blocks per level.
+  model.num_res_blocks = v["num_res_blocks"]
+  # Feature-map sizes with self-attention.
+  model.attn_resolutions = v["attn"]
+  model.dropout = 0.1 if arg.variant in ("fastmri320", "paper") else 0.0
+  # fourier | sinusoidal embedding of log(noise level).
+  model.embedding_type = "fourier"
+  # Std of the Fourier frequencies (NCSN++ uses 16).
+  model.fourier_scale = 16.0
+  # Period scale of the sinusoidal embedding.
+  model.max_positions = 10000.0
+  # Maximum GroupNorm groups (reduced to divide the channel count).
+  model.norm_groups = 32
+  # Second conditioning path: pooled magnitude into every residual block.
+  model.magnitude_pyramid = True
+
+  config.training = training = ml_collections.ConfigDict()
+  # Global batch (a multiple of the device count).
+  training.batch_size = v["batch_size"]
+  training.num_steps = arg.steps or v["num_steps"]
+  # Smallest diffusion time of the loss (avoids the std -> 0 singularity).
+  training.eps = 1e-5
+  # Weight the loss by g(t)^2 instead of std(t)^2.
+  training.likelihood_weighting = False
+  # Magnitude at which a pixel gets full loss weight, and the floor weight
+  # of background (the phase there is noise).
+  training.magnitude_threshold = 0.1
+  training.background_weight = 0.05
+  # EMA decay of the parameters (sampling uses the EMA).
+  training.ema_rate = 0.999 if arg.variant != "tiny" else 0.9
+  # EMA warmup: decay min(ema_rate, (1 + step) / (ema_warmup + step)), so
+  # short runs do not sample with a mix of trained and initial weights
+  # (0: off, the paper's constant decay).
+  training.ema_warmup = 0.0 if arg.variant == "paper" else 10.0
+  training.log_every = 50 if arg.variant != "tiny" else 2
+  training.checkpoint_every = 500 if arg.variant != "tiny" else 4
+  # Checkpoints kept (>= 2) and whether saves are asynchronous.
+  training.keep_checkpoints = 3
+  training.async_checkpoints = True
+  # Sample figures every this many steps (0: only at the end).
+  training.figure_every = 1000 if arg.variant != "tiny" else 0
+  # Examples and samples per example in the figures.
+  training.figure_examples = 4
+  training.figure_samples = 3
+
+  config.optim = optim = ml_collections.ConfigDict()
+  # The tiny (test) model overfits a few images in tens of steps.
+  optim.lr = {"tiny": 2e-3, "cpu32": 2e-4}.get(arg.variant, 1e-4)
+  optim.warmup_steps = {"tiny": 2, "cpu32": 200}.get(arg.variant, 5000)
+  optim.beta1 = 0.9
+  optim.beta2 = 0.999
+  optim.eps = 1e-8
+  # Global gradient-norm clipping (0: off).
+  optim.grad_clip = 1.0
+  optim.weight_decay = 0.0
+
+  config.sampling = sampling = ml_collections.ConfigDict()
+  # pc | ode | heun (score_phase/sampling.py).
+  sampling.name = "heun"
+  # Steps of the chosen sampler (heun: 2 * num_steps - 1 evaluations).
+  sampling.num_steps = 18
+  # Smallest time reached.
+  sampling.eps = 1e-5
+  # Return the noise-free mean of the last step (pc / ode).
+  sampling.denoise = True
+  # pc: predictor (euler_maruyama | reverse_diffusion | none) and corrector
+  # (langevin | none), its target SNR and steps per predictor step.
+  sampling.predictor = "reverse_diffusion"
+  sampling.corrector = "langevin"
+  sampling.snr = 0.075
+  sampling.n_corrector_steps = 1
+  # heun: Karras rho of the noise levels and the churn (0: deterministic).
+  sampling.rho = 7.0
+  sampling.churn = 0.0
+  if arg.variant == "paper":
+    sampling.name = "pc"
+    sampling.num_steps = 1000
+  if arg.variant == "tiny":
+    sampling.num_steps = 3
+
+  config.eval = evaluation = ml_collections.ConfigDict()
+  # Validation images evaluated (0: all) and samples per image.
+  evaluation.num_examples = {"tiny": 8, "cpu32": 64}.get(arg.variant, 200)
+  evaluation.num_samples = 4 if arg.variant == "tiny" else 8
+  # Sample with the EMA parameters (False: the raw training parameters).
+  evaluation.use_ema = True
+  # Images per sampler call (multiple of the device count).
+  evaluation.batch_size = 8 if arg.variant == "tiny" else 32
+  # Magnitude below which a pixel is background (diversity there).
+  evaluation.background_threshold = 0.05
+  # Central k-space block (fraction of each side) of kspace_nmse_center.
+  evaluation.center_fraction = 0.125
+  # Naive guesses scored alongside (score_phase.phase_sources names).
+  evaluation.baselines = ("zero", "smooth_polynomial", "smooth_kspace_box")
+  return config

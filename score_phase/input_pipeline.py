@@ -1,0 +1,102 @@
+"""Magnitude / phase batches for the phase model, validated on the host.
+
+Records come from `kspace.datasets` (dicts with `magnitude` (H,W) float32,
+max ~1, and `phase` (H,W) float32 in (-pi, pi]); any random-access sequence
+of such dicts works (tests use lists).
+"""
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import ml_collections
+import numpy as np
+
+from kspace import datasets
+
+
+def get_source(data_config: ml_collections.ConfigDict, split: str):
+  """The random-access source of `split` for a `configs.base` data block."""
+  return datasets.data_source(datasets.build_from_config(data_config), split)
+
+
+def check_magnitude(
+    magnitude: Any, image_size: int | None = None
+) -> np.ndarray:
+  """Validates a (B, H, W) magnitude batch; returns it as float32.
+
+  Raises:
+    ValueError: wrong rank, wrong size for the model, or NaN / inf / negative
+      values (the message says what to fix).
+  """
+  magnitude = np.asarray(magnitude)
+  if magnitude.ndim == 4 and magnitude.shape[-1] == 1:
+    raise ValueError(
+        f"magnitude has a channel axis {magnitude.shape}; pass (batch, H, W)"
+        " single-channel magnitudes (squeeze the last axis)."
+    )
+  if magnitude.ndim != 3:
+    raise ValueError(
+        f"magnitude must be (batch, H, W), got shape {magnitude.shape}."
+    )
+  if image_size is not None and magnitude.shape[1:] != (image_size,) * 2:
+    raise ValueError(
+        f"magnitude images are {magnitude.shape[1:]}, but the model was"
+        f" trained on {image_size}x{image_size}; crop or resize them (or"
+        " use a checkpoint trained at that size)."
+    )
+  if not np.all(np.isfinite(magnitude)):
+    raise ValueError(
+        f"magnitude contains {np.sum(~np.isfinite(magnitude))} NaN/inf"
+        " values; clean the input images."
+    )
+  if np.any(magnitude < 0):
+    raise ValueError("magnitude must be >= 0 (got negative values).")
+  return magnitude.astype(np.float32)
+
+
+def check_batch(batch: dict, image_size: int) -> dict[str, np.ndarray]:
+  """Validates a training batch; returns {magnitude, phase} as float32."""
+  for key in ("magnitude", "phase"):
+    if key not in batch:
+      raise ValueError(f"Batch lacks {key!r}; it has {sorted(batch)}.")
+  magnitude = check_magnitude(batch["magnitude"], image_size)
+  phase = np.asarray(batch["phase"], np.float32)
+  if phase.shape != magnitude.shape:
+    raise ValueError(
+        f"phase shape {phase.shape} != magnitude shape {magnitude.shape}."
+    )
+  if not np.all(np.isfinite(phase)):
+    raise ValueError("phase contains NaN/inf values; clean the input.")
+  return {"magnitude": magnitude, "phase": phase}
+
+
+def train_batches(
+    source: Sequence[dict],
+    batch_size: int,
+    *,
+    seed: int,
+    start_step: int,
+) -> Iterator[dict[str, np.ndarray]]:
+  """Shuffled, endless, restartable batches (this process's share)."""
+  return datasets.batches(
+      source, batch_size, seed=seed, shuffle=True, start_step=start_step
+  )
+
+
+def eval_batches(
+    source: Sequence[dict], batch_size: int, num_examples: int
+) -> Iterator[dict[str, np.ndarray]]:
+  """The first `num_examples` records (0: all) in order, whole batches."""
+  count = len(source) if num_examples <= 0 else min(num_examples, len(source))
+  count -= count % batch_size
+  if count == 0:
+    raise ValueError(
+        f"Need at least one eval batch of {batch_size} images; the source has"
+        f" {len(source)} (num_examples={num_examples})."
+    )
+  for start in range(0, count, batch_size):
+    records = [source[i] for i in range(start, start + batch_size)]
+    yield {
+        key: np.stack([r[key] for r in records])
+        for key in ("magnitude", "phase")
+    }

@@ -1,0 +1,1 @@
+"""Score networks; `utils.get_model(config.model)` builds one by name."""

@@ -1,0 +1,154 @@
+"""Building blocks of the conditional NCSN++-style U-Net (Flax Linen).
+
+Feature maps are NHWC float32. Every block is a small Linen module whose
+hyperparameters are explicit fields (no ConfigDict inside modules).
+"""
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+# Init scale of the last conv of a residual block: each block starts close to
+# the identity (NCSN++ uses 0 or 1e-10; small but non-zero keeps gradients).
+SMALL_INIT_SCALE = 1e-2
+# Half-width of a zero-mean, unit-variance uniform distribution (sqrt 3);
+# the Fourier frequencies are scale * U(-sqrt 3, sqrt 3) (std = scale), which
+# compiles faster than a Gaussian draw.
+UNIFORM_TO_UNIT_STD = math.sqrt(3.0)
+
+
+def default_init(scale: float = 1.0):
+  """NCSN++ / DDPM initialisation: variance scaling, fan_avg, uniform.
+
+  (Uniform also compiles much faster on CPU than Flax's truncated normal.)
+  """
+  return nn.initializers.variance_scaling(scale, "fan_avg", "uniform")
+
+
+def conv(features: int, kernel: int = 3, scale: float = 1.0) -> nn.Conv:
+  """A same-padded kernel x kernel convolution with `default_init(scale)`."""
+  return nn.Conv(features, (kernel, kernel), kernel_init=default_init(scale))
+
+
+def dense(features: int) -> nn.Dense:
+  return nn.Dense(features, kernel_init=default_init())
+
+
+def group_norm(channels: int, max_groups: int) -> nn.GroupNorm:
+  """GroupNorm with the largest group count <= max_groups dividing channels."""
+  return nn.GroupNorm(num_groups=math.gcd(max_groups, channels))
+
+
+class GaussianFourierProjection(nn.Module):
+  """Random Fourier features of a scalar noise label (Tancik et al.).
+
+  Attributes:
+    embedding_size: half the output width.
+    scale: std of the fixed random frequencies (config: fourier_scale).
+  """
+
+  embedding_size: int
+  scale: float
+
+  @nn.compact
+  def __call__(self, labels: jax.Array) -> jax.Array:
+    """(B,) float -> (B, 2 * embedding_size) float32."""
+    frequencies = self.param(
+        "frequencies",
+        lambda key, shape: self.scale
+        * jax.random.uniform(
+            key, shape, minval=-UNIFORM_TO_UNIT_STD, maxval=UNIFORM_TO_UNIT_STD
+        ),
+        (self.embedding_size,),
+    )
+    # Fixed (not trained), as in NCSN++; kept in params so checkpoints hold it.
+    frequencies = jax.lax.stop_gradient(frequencies)
+    projection = labels[:, None] * frequencies[None, :] * 2 * math.pi
+    return jnp.concatenate([jnp.sin(projection), jnp.cos(projection)], -1)
+
+
+def sinusoidal_embedding(
+    labels: jax.Array, embedding_dim: int, max_positions: float
+) -> jax.Array:
+  """Transformer-style sinusoidal embedding, (B,) -> (B, embedding_dim)."""
+  half = embedding_dim // 2
+  frequencies = jnp.exp(
+      -math.log(max_positions) * jnp.arange(half, dtype=jnp.float32) / half
+  )
+  arguments = labels[:, None].astype(jnp.float32) * frequencies[None, :]
+  return jnp.concatenate([jnp.sin(arguments), jnp.cos(arguments)], -1)
+
+
+class ResnetBlock(nn.Module):
+  """BigGAN-style residual block with time and magnitude conditioning.
+
+  h = conv(act(norm(x))) + dense(temb) [+ conv(cond)];
+  h = conv(dropout(act(norm(h)))); out = (skip(x) + h) / sqrt(2).
+
+  Attributes:
+    out_channels: output width.
+    dropout: dropout rate (training only).
+    norm_groups: maximum GroupNorm groups.
+    skip_rescale: divide the residual sum by sqrt(2).
+  """
+
+  out_channels: int
+  dropout: float
+  norm_groups: int
+  skip_rescale: bool = True
+
+  @nn.compact
+  def __call__(self, x, temb, cond=None, train: bool = False):
+    """x (B,H,W,C), temb (B,E), cond (B,H,W,Cc) or None -> (B,H,W,out)."""
+    h = nn.swish(group_norm(x.shape[-1], self.norm_groups)(x))
+    h = conv(self.out_channels)(h)
+    h += dense(self.out_channels)(nn.swish(temb))[:, None, None, :]
+    if cond is not None:
+      h += conv(self.out_channels)(cond)
+    h = nn.swish(group_norm(self.out_channels, self.norm_groups)(h))
+    h = nn.Dropout(self.dropout, deterministic=not train)(h)
+    # Small init keeps each block close to the identity at the start.
+    h = conv(self.out_channels, scale=SMALL_INIT_SCALE)(h)
+    if x.shape[-1] != self.out_channels:
+      x = conv(self.out_channels, kernel=1)(x)
+    out = x + h
+    return out / math.sqrt(2.0) if self.skip_rescale else out
+
+
+class AttentionBlock(nn.Module):
+  """Single-head self-attention over all pixels with a residual connection."""
+
+  norm_groups: int
+  skip_rescale: bool = True
+
+  @nn.compact
+  def __call__(self, x):
+    """(B,H,W,C) -> (B,H,W,C)."""
+    batch, height, width, channels = x.shape
+    h = group_norm(channels, self.norm_groups)(x).reshape(batch, -1, channels)
+    h = nn.SelfAttention(
+        num_heads=1, qkv_features=channels, kernel_init=default_init()
+    )(h)
+    out = x + h.reshape(batch, height, width, channels)
+    return out / math.sqrt(2.0) if self.skip_rescale else out
+
+
+def downsample(x: jax.Array) -> jax.Array:
+  """2x2 average pooling, (B,H,W,C) -> (B,H/2,W/2,C)."""
+  return nn.avg_pool(x, (2, 2), strides=(2, 2))
+
+
+class Upsample(nn.Module):
+  """Nearest-neighbour 2x upsampling followed by a 3x3 convolution."""
+
+  channels: int
+
+  @nn.compact
+  def __call__(self, x):
+    batch, height, width, channels = x.shape
+    x = jax.image.resize(
+        x, (batch, 2 * height, 2 * width, channels), method="nearest"
+    )
+    return conv(self.channels)(x)

@@ -1,0 +1,118 @@
+"""Conditional NCSN++-style U-Net: (x_t, noise label, magnitude) -> output.
+
+Conditioning on the magnitude image goes two ways: (1) it is concatenated to
+x_t as an input channel (as in the paper), and (2) an average-pooled copy is
+injected into every residual block of the matching resolution (a magnitude
+pyramid), so deep low-resolution features see the anatomy directly.
+"""
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from score_phase.models import layers
+
+
+class ConditionalNCSNpp(nn.Module):
+  """U-Net with residual blocks, attention at low resolution, skip links.
+
+  Attributes:
+    nf: base channel count.
+    ch_mult: channel multiplier per resolution level (len = levels).
+    num_res_blocks: residual blocks per level (down path; +1 on the up path).
+    attn_resolutions: spatial sizes (e.g. (8,)) with self-attention.
+    dropout: dropout rate.
+    embedding_type: "fourier" or "sinusoidal" time embedding.
+    fourier_scale: std of the Fourier frequencies.
+    max_positions: sinusoidal embedding period scale.
+    norm_groups: maximum GroupNorm groups.
+    out_channels: channels of x (2 for the phasor).
+    magnitude_pyramid: inject the pooled magnitude into each block.
+    skip_rescale: divide residual sums by sqrt(2).
+  """
+
+  nf: int
+  ch_mult: tuple[int, ...]
+  num_res_blocks: int
+  attn_resolutions: tuple[int, ...]
+  dropout: float
+  embedding_type: str
+  fourier_scale: float
+  max_positions: float
+  norm_groups: int
+  out_channels: int
+  magnitude_pyramid: bool = True
+  skip_rescale: bool = True
+
+  @nn.compact
+  def __call__(self, x, labels, magnitude, train: bool = False):
+    """Runs the network.
+
+    Args:
+      x: (B, H, W, out_channels) float32 noisy phasor image.
+      labels: (B,) float32 noise labels (log of the noise level).
+      magnitude: (B, H, W) float32 conditioning magnitude.
+      train: enables dropout (needs a 'dropout' rng).
+
+    Returns:
+      (B, H, W, out_channels) float32.
+    """
+    levels = len(self.ch_mult)
+    if x.shape[1] % 2 ** (levels - 1) or x.shape[2] % 2 ** (levels - 1):
+      raise ValueError(
+          f"Image size {x.shape[1:3]} must be divisible by"
+          f" 2^{levels - 1} for ch_mult={self.ch_mult}."
+      )
+    embed_dim = 4 * self.nf
+    if self.embedding_type == "fourier":
+      temb = layers.GaussianFourierProjection(self.nf, self.fourier_scale)(
+          labels
+      )
+    elif self.embedding_type == "sinusoidal":
+      temb = layers.sinusoidal_embedding(labels, self.nf, self.max_positions)
+    else:
+      raise ValueError(f"Unknown embedding_type {self.embedding_type!r}.")
+    temb = layers.dense(embed_dim)(temb)
+    temb = layers.dense(embed_dim)(nn.swish(temb))
+
+    cond = magnitude[..., None].astype(jnp.float32)
+    pyramid = [cond]
+    for _ in range(levels - 1):
+      pyramid.append(layers.downsample(pyramid[-1]))
+
+    def block(h, channels, level):
+      extra = pyramid[level] if self.magnitude_pyramid else None
+      return layers.ResnetBlock(
+          channels, self.dropout, self.norm_groups, self.skip_rescale
+      )(h, temb, extra, train)
+
+    def maybe_attend(h):
+      if h.shape[1] in self.attn_resolutions:
+        h = layers.AttentionBlock(self.norm_groups, self.skip_rescale)(h)
+      return h
+
+    h = layers.conv(self.nf)(jnp.concatenate([x, cond], axis=-1))
+    skips = [h]
+    for level, mult in enumerate(self.ch_mult):
+      for _ in range(self.num_res_blocks):
+        h = maybe_attend(block(h, self.nf * mult, level))
+        skips.append(h)
+      if level != levels - 1:
+        h = layers.downsample(h)
+        skips.append(h)
+
+    h = block(h, h.shape[-1], levels - 1)
+    h = layers.AttentionBlock(self.norm_groups, self.skip_rescale)(h)
+    h = block(h, h.shape[-1], levels - 1)
+
+    for level in reversed(range(levels)):
+      for _ in range(self.num_res_blocks + 1):
+        h = jnp.concatenate([h, skips.pop()], axis=-1)
+        h = maybe_attend(block(h, self.nf * self.ch_mult[level], level))
+      if level != 0:
+        h = layers.Upsample(h.shape[-1])(h)
+    assert not skips
+
+    h = nn.swish(layers.group_norm(h.shape[-1], self.norm_groups)(h))
+    return nn.Conv(
+        self.out_channels, (3, 3), kernel_init=nn.initializers.zeros
+    )(h)

@@ -1,0 +1,117 @@
+"""Tests for score_phase.phase_sources (the naive phase baselines)."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from score_phase import phase_sources
+
+NAMES = (
+    "zero",
+    "uniform",
+    "gaussian",
+    "smooth_kspace_box",
+    "smooth_polynomial",
+)
+SHAPE = (4, 24, 20)  # odd-ish, non-square
+
+
+def _magnitude(seed=0):
+  return jax.random.uniform(jax.random.key(seed), SHAPE)
+
+
+def _neighbour_error(phase):
+  """Mean absolute wrapped difference between horizontal neighbours."""
+  diff = np.angle(np.exp(1j * (phase[..., 1:] - phase[..., :-1])))
+  return float(np.mean(np.abs(diff)))
+
+
+def test_registry_lists_all_sources():
+  assert set(NAMES) <= set(phase_sources.PHASE_SOURCES.names())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shape_dtype_range_and_jit(name):
+  phase_fn = jax.jit(phase_sources.get_phase_fn(name))
+  phase = np.asarray(phase_fn(jax.random.key(1), _magnitude()))
+  assert phase.shape == SHAPE and phase.dtype == np.float32
+  assert np.all(phase > -math.pi) and np.all(phase <= math.pi)
+  assert np.all(np.isfinite(phase))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_seeded_and_independent_of_anatomy(name):
+  phase_fn = phase_sources.get_phase_fn(name)
+  a = phase_fn(jax.random.key(3), _magnitude(0))
+  b = phase_fn(jax.random.key(3), _magnitude(1))  # other anatomy, same key
+  np.testing.assert_array_equal(a, b)
+  c = phase_fn(jax.random.key(4), _magnitude(0))
+  if name == "zero":
+    np.testing.assert_array_equal(a, c)
+  else:
+    assert not np.allclose(a, c)
+    # Examples of one batch get different draws.
+    assert not np.allclose(a[0], a[1])
+
+
+def test_smooth_sources_are_smooth_and_iid_are_not():
+  key, magnitude = jax.random.key(5), _magnitude()
+  error = {
+      name: _neighbour_error(
+          np.asarray(phase_sources.get_phase_fn(name)(key, magnitude))
+      )
+      for name in NAMES
+  }
+  # Uniform i.i.d. phase: E|wrapped difference| = pi / 2.
+  assert error["uniform"] == pytest.approx(math.pi / 2, rel=0.1)
+  assert error["smooth_polynomial"] < 0.3 * error["uniform"]
+  assert error["smooth_kspace_box"] < 0.4 * error["uniform"]
+  assert error["gaussian"] > 0.5
+
+
+def test_gaussian_std():
+  phase_fn = phase_sources.get_phase_fn("gaussian", std=0.2)
+  phase = np.asarray(phase_fn(jax.random.key(0), jnp.ones((4, 64, 64))))
+  assert np.std(phase) == pytest.approx(0.2, rel=0.05)
+  assert abs(np.mean(phase)) < 0.01
+
+
+def test_polynomial_order_zero_is_constant():
+  phase_fn = phase_sources.get_phase_fn("smooth_polynomial", order=0)
+  phase = np.asarray(phase_fn(jax.random.key(0), _magnitude()))
+  np.testing.assert_allclose(
+      phase, np.broadcast_to(phase[:, :1, :1], phase.shape)
+  )
+
+
+def test_kspace_box_size_one_is_constant_phase():
+  phase_fn = phase_sources.get_phase_fn("smooth_kspace_box", box_size=1)
+  phase = np.asarray(phase_fn(jax.random.key(0), _magnitude()))
+  constant = np.broadcast_to(phase[:, :1, :1], phase.shape)
+  np.testing.assert_allclose(
+      np.exp(1j * phase), np.exp(1j * constant), atol=1e-5
+  )
+
+
+def test_wrap_phase_interval():
+  angles = jnp.array([-math.pi, math.pi, 3 * math.pi, -3 * math.pi, 0.0, 7.0])
+  wrapped = np.asarray(phase_sources.wrap_phase(angles))
+  assert np.all(wrapped > -math.pi) and np.all(wrapped <= math.pi)
+  np.testing.assert_allclose(
+      np.exp(1j * wrapped), np.exp(1j * np.asarray(angles)), atol=1e-5
+  )
+  np.testing.assert_allclose(wrapped[:4], math.pi, atol=1e-5)
+
+
+def test_errors():
+  with pytest.raises(ValueError, match="Unknown phase source"):
+    phase_sources.get_phase_fn("nope")
+  with pytest.raises(ValueError, match="keyword"):
+    phase_sources.get_phase_fn("zero", std=1.0)
+  with pytest.raises(ValueError, match="batch, H, W"):
+    phase_sources.get_phase_fn("uniform")(jax.random.key(0), jnp.ones((8, 8)))
+  with pytest.raises(ValueError, match="std"):
+    phase_sources.get_phase_fn("gaussian", std=-1.0)

@@ -1,0 +1,222 @@
+"""End-to-end tests of score_phase.train on in-memory synthetic records:
+exact resume, NaN handling, sampling/evaluation, bad inputs, the SBDM phase
+source. Uses the `tiny` config (compiled steps shared with other modules)."""
+
+import json
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from configs import phase_sbdm
+from kspace.datasets import synthetic_mri
+from launch import checkpoints
+from launch import main as launch_main
+from launch import metric_writers
+from score_phase import input_pipeline
+from score_phase import phase_sources
+from score_phase import train
+
+SIZE = 16
+
+
+def _config(num_steps=6, **training):
+  config = phase_sbdm.get_config("tiny")
+  config.training.num_steps = num_steps
+  config.training.checkpoint_every = 2
+  config.training.log_every = 2
+  config.training.figure_samples = 2
+  config.training.async_checkpoints = False
+  config.training.update(training)
+  config.eval.num_examples = 8
+  config.eval.num_samples = 2
+  return config
+
+
+def _records(split, count):
+  records = []
+  for i in range(count):
+    example = synthetic_mri.generate_example(
+        synthetic_mri.example_rng(0, split, i), SIZE
+    )
+    records.append(
+        {"magnitude": example["magnitude"], "phase": example["phase"]}
+    )
+  return records
+
+
+TRAIN = _records("train", 24)
+VAL = _records("validation", 8)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """6 uninterrupted steps, and 4 steps + resume to 6."""
+  full = tmp_path_factory.mktemp("full")
+  state = train.train_and_evaluate(
+      _config(6), str(full), train_source=TRAIN, val_source=VAL
+  )
+  split = tmp_path_factory.mktemp("split")
+  partial = train.train_and_evaluate(
+      _config(4), str(split), train_source=TRAIN, val_source=VAL
+  )
+  resumed = train.train_and_evaluate(
+      _config(6), str(split), train_source=TRAIN, val_source=VAL
+  )
+  return {
+      "full": (full, jax.device_get(state)),
+      "partial": jax.device_get(partial),
+      "resumed": (split, jax.device_get(resumed)),
+  }
+
+
+def test_writes_metrics_checkpoints_and_figures(trained):
+  workdir, state = trained["full"]
+  assert int(state.step) == 6
+  lines = [
+      json.loads(l)
+      for l in (workdir / "metrics.jsonl").read_text().splitlines()
+  ]
+  assert [l["step"] for l in lines] == [2, 4, 6]
+  assert all(np.isfinite(l["loss"]) and "steps_per_sec" in l for l in lines)
+  assert sorted(
+      int(p.name)
+      for p in (workdir / "checkpoints").iterdir()
+      if p.name.isdigit()
+  ) == [
+      2,
+      4,
+      6,
+  ]  # keep_checkpoints = 3
+  assert list((workdir / "figures").glob("train_samples_0000006.png"))
+  assert list((workdir / "tensorboard").iterdir())
+
+
+def test_resume_is_exact(trained):
+  assert int(trained["partial"].step) == 4
+  _, full = trained["full"]
+  _, resumed = trained["resumed"]
+  assert int(resumed.step) == 6
+  jax.tree.map(np.testing.assert_array_equal, full.params, resumed.params)
+  jax.tree.map(
+      np.testing.assert_array_equal, full.ema_params, resumed.ema_params
+  )
+  jax.tree.map(np.testing.assert_array_equal, full.opt_state, resumed.opt_state)
+
+
+def test_sample_and_evaluate(trained):
+  workdir, _ = trained["full"]
+  config = _config(6)
+  summary = train.sample_and_evaluate(config, str(workdir), val_source=VAL)
+  assert summary["step"] == 6 and summary["num_images"] == 8
+  assert summary["nfe"] == 2 * config.sampling.num_steps - 1
+  for key in (
+      "mean_error",
+      "sample_error",
+      "mean_error_aligned",
+      "gradient_error",
+      "diversity_background",
+      "kspace_nmse",
+      "baseline/zero/mean_error",
+      "baseline/smooth_polynomial/sample_error",
+  ):
+    assert np.isfinite(summary[key]), key
+  assert 0.0 <= summary["sample_error"] <= np.pi
+  written = json.loads((workdir / "sample_metrics_heun3.json").read_text())
+  assert written["mean_error"] == pytest.approx(summary["mean_error"])
+  assert list((workdir / "figures").glob("val_samples_heun3_*.png"))
+
+
+def test_sbdm_phase_source(trained):
+  workdir, _ = trained["full"]
+  phase_fn = phase_sources.get_phase_fn(
+      "sbdm", workdir_or_checkpoint=str(workdir)
+  )
+  magnitude = np.stack([r["magnitude"] for r in VAL[:5]])  # padded to 8
+  phase = np.asarray(phase_fn(jax.random.key(0), magnitude))
+  assert phase.shape == (5, SIZE, SIZE) and phase.dtype == np.float32
+  assert np.all(phase > -np.pi) and np.all(phase <= np.pi)
+  with pytest.raises(ValueError, match="trained on 16x16"):
+    phase_fn(jax.random.key(0), np.ones((4, 32, 32), np.float32))
+  with pytest.raises(ValueError, match="NaN"):
+    phase_fn(jax.random.key(0), np.full((4, SIZE, SIZE), np.nan, np.float32))
+  with pytest.raises(ValueError, match="channel axis"):
+    phase_fn(jax.random.key(0), np.ones((4, SIZE, SIZE, 1), np.float32))
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(trained, tmp_path):
+  workdir, good = trained["full"]
+  # Copy the finished run, then continue on unnormalised data that
+  # overflows the network: the loss is inf/NaN at once.
+  run = tmp_path / "nan_run"
+
+  shutil.copytree(workdir, run)
+  bad = [
+      {"magnitude": r["magnitude"] * 1e38, "phase": r["phase"]} for r in TRAIN
+  ]
+  with pytest.raises(
+      metric_writers.NonFiniteLossError,
+      match=r"step 8.*checkpoint \(step 6\) is kept",
+  ):
+    train.train_and_evaluate(
+        _config(10), str(run), train_source=bad, val_source=VAL
+    )
+  manager = checkpoints.create_manager(run / "checkpoints", async_save=False)
+  assert manager.latest_step() == 6
+  manager.close()
+  step, state, _ = train.restore_checkpoint(
+      _config(10), str(run), train.parallel.create_mesh()
+  )
+  assert step == 6
+  jax.tree.map(np.testing.assert_array_equal, good.params, state.params)
+
+
+def test_missing_and_incompatible_checkpoints(trained, tmp_path):
+  with pytest.raises(checkpoints.CheckpointError, match="train first"):
+    train.sample_and_evaluate(_config(), str(tmp_path), val_source=VAL)
+  workdir, _ = trained["full"]
+  wider = _config()
+  wider.model.nf = 16
+  with pytest.raises(checkpoints.CheckpointError):
+    train.sample_and_evaluate(wider, str(workdir), val_source=VAL)
+  other_sde = _config()
+  other_sde.sde.sigma_max = 10.0
+  with pytest.raises(checkpoints.CheckpointError, match="sde"):
+    train.sample_and_evaluate(other_sde, str(workdir), val_source=VAL)
+
+
+def test_bad_training_input(tmp_path):
+  nan_records = [{
+      "magnitude": np.full((SIZE, SIZE), np.nan, np.float32),
+      "phase": np.zeros((SIZE, SIZE), np.float32),
+  }] * 8
+  with pytest.raises(ValueError, match="NaN"):
+    train.train_and_evaluate(
+        _config(2),
+        str(tmp_path / "a"),
+        train_source=nan_records,
+        val_source=VAL,
+    )
+  with pytest.raises(ValueError, match="trained on 16x16"):
+    input_pipeline.check_batch(
+        {"magnitude": np.ones((8, 32, 32)), "phase": np.ones((8, 32, 32))},
+        SIZE,
+    )
+  bad_batch = _config(2)
+  bad_batch.training.batch_size = 6
+  with pytest.raises(ValueError, match="divisible"):
+    train.train_and_evaluate(
+        bad_batch, str(tmp_path / "b"), train_source=TRAIN, val_source=VAL
+    )
+
+
+def test_launch_modes_are_wired():
+  assert launch_main.resolve("train_phase") is train.train_and_evaluate
+  assert launch_main.resolve("sample_phase") is train.sample_and_evaluate
+  for variant in ("tiny", "cpu32", "synthetic128", "fastmri320", "paper"):
+    config = phase_sbdm.get_config(variant)
+    assert config.training.batch_size % 4 == 0
+  assert phase_sbdm.get_config("cpu32,steps=7").training.num_steps == 7
+  with pytest.raises(ValueError, match="Unknown variant"):
+    phase_sbdm.get_config("huge")
