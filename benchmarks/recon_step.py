@@ -1,0 +1,277 @@
+r"""Training steps per second: our Flax U-Net / E2E-VarNet vs fastMRI's PyTorch.
+
+Both sides run the same architecture and size on the same batch, image size,
+coil count and mask: one step = forward, L1 loss against a target, backward
+and an Adam update. The JAX step is one jitted function (parameters donated);
+PyTorch uses the `fastmri` package's `Unet` and `VarNet` (fastmri 0.3.0) with
+all CPU threads. Prints the machine, steps/s of each and the ratio JAX/PyTorch
+measured side by side in this one run.
+
+Benchmark-only dependencies (NOT project dependencies):
+  pip install torch==2.13.0          # the CPU build; other specs pull CUDA
+  pip install --no-deps fastmri      # its deps (pandas, h5py, lightning...)
+                                     # are not needed for the two models
+
+  python benchmarks/recon_step.py --batch=4 --size=128 --coils=8 --repeats=10
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from kspace import coils
+from kspace import fft
+from kspace import masks
+from kspace import operators
+from recon.models import unet
+from recon.models import varnet
+
+NEGATIVE_SLOPE = 0.2  # fastMRI's leaky ReLU slope
+NORM_EPS = 1e-5  # torch.nn.InstanceNorm2d default
+STD_EPS = 1e-6
+LEARNING_RATE = 3e-4
+PAUSE_SECONDS = 0.5
+
+
+def import_fastmri_models():
+  """fastmri.models.{Unet, VarNet} without fastmri.data's heavy imports.
+
+  `fastmri.data.__init__` imports pandas/h5py for its datasets; the models
+  only need `fastmri.data.transforms`, so the two subpackages are registered
+  as bare namespaces and their modules loaded on demand.
+  """
+  import fastmri  # pylint: disable=g-import-not-at-top
+
+  root = fastmri.__path__[0]
+  for name in ("data", "models"):
+    package = types.ModuleType(f"fastmri.{name}")
+    package.__path__ = [os.path.join(root, name)]
+    sys.modules[f"fastmri.{name}"] = package
+  # pylint: disable=g-import-not-at-top
+  from fastmri.models.unet import Unet
+  from fastmri.models.varnet import VarNet
+  # pylint: enable=g-import-not-at-top
+  return Unet, VarNet
+
+
+def make_data(batch, size, num_coils, center_fraction, acceleration, seed):
+  """Complex images -> (masked k-space, mask, RSS target), numpy."""
+  key = jax.random.key(seed)
+  image_key, mask_key = jax.random.split(key)
+  real, imag = jax.random.normal(image_key, (2, batch, size, size))
+  image = (real + 1j * imag).astype(jnp.complex64)
+  sens = jnp.broadcast_to(
+      coils.birdcage_maps((size, size), num_coils),
+      (batch, num_coils, size, size),
+  )
+  mask = masks.equispaced_mask(
+      mask_key, (size, size), center_fraction, acceleration
+  )
+  mask = jnp.broadcast_to(mask, (batch, size, size))
+  full = operators.forward_batch(image, sens, jnp.ones_like(mask))
+  masked = mask[:, None] * full
+  target = coils.rss(fft.ifft2c(full))
+  return (
+      np.asarray(masked),
+      np.asarray(mask),
+      np.asarray(target),
+      np.asarray(unet.zero_filled_rss(masked)),
+  )
+
+
+def jax_step_fn(model, tx):
+  """Jitted L1 + Adam step of a Linen model: (params, opt, *inputs, target)."""
+
+  def step(params, opt_state, inputs, target):
+    def loss_fn(p):
+      return jnp.mean(jnp.abs(model.apply({"params": p}, *inputs) - target))
+
+    loss, grads = jax.value_and_grad(loss_fn)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, loss
+
+  return jax.jit(step, donate_argnums=(0, 1))
+
+
+def time_side_by_side(steps, repeats):
+  """Median seconds per step of each callable, timed in alternation.
+
+  Two warm-up calls each (compilation, allocator), then `repeats` rounds
+  that time every callable once, so load changes on a shared machine hit
+  both sides alike. A pause before each timed call lets the other
+  library's spinning worker threads (OpenMP, Eigen) go idle first.
+  """
+  for step in steps:
+    step()
+    step()
+  times = [[] for _ in steps]
+  for _ in range(repeats):
+    for step, record in zip(steps, times):
+      time.sleep(PAUSE_SECONDS)
+      start = time.perf_counter()
+      step()
+      record.append(time.perf_counter() - start)
+  return [statistics.median(record) for record in times]
+
+
+def jax_runner(model, inputs, target):
+  """A no-argument train-step callable for a Linen model, and its size."""
+  tx = optax.adam(LEARNING_RATE)
+  params = jax.jit(model.init)(jax.random.key(0, impl="rbg"), *inputs)
+  params = params["params"]
+  state = {"params": params, "opt": tx.init(params)}
+  step = jax_step_fn(model, tx)
+  inputs = tuple(jnp.asarray(x) for x in inputs)
+  target = jnp.asarray(target)
+
+  def run():
+    state["params"], state["opt"], loss = step(
+        state["params"], state["opt"], inputs, target
+    )
+    loss.block_until_ready()
+
+  return run, sum(x.size for x in jax.tree.leaves(params))
+
+
+def torch_runner(forward, parameters, inputs, target):
+  """A no-argument train-step callable for a torch model, and its size."""
+  import torch  # pylint: disable=g-import-not-at-top
+
+  parameters = list(parameters)
+  optimizer = torch.optim.Adam(parameters, lr=LEARNING_RATE)
+
+  def run():
+    optimizer.zero_grad(set_to_none=True)
+    loss = torch.mean(torch.abs(forward(*inputs) - target))
+    loss.backward()
+    optimizer.step()
+
+  return run, sum(p.numel() for p in parameters)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--batch", type=int, default=4)
+  parser.add_argument("--size", type=int, default=128)
+  parser.add_argument("--coils", type=int, default=8)
+  parser.add_argument("--unet_chans", type=int, default=32)
+  parser.add_argument("--pools", type=int, default=4)
+  parser.add_argument("--cascades", type=int, default=4)
+  parser.add_argument("--varnet_chans", type=int, default=18)
+  parser.add_argument("--sens_chans", type=int, default=8)
+  parser.add_argument("--center_fraction", type=float, default=0.08)
+  parser.add_argument("--acceleration", type=int, default=4)
+  parser.add_argument("--repeats", type=int, default=10)
+  parser.add_argument("--models", default="unet,varnet")
+  args = parser.parse_args()
+
+  import torch  # pylint: disable=g-import-not-at-top
+
+  torch.set_num_threads(os.cpu_count())
+  torch_unet, torch_varnet = import_fastmri_models()
+  print(
+      f"machine: {platform.machine()}  {os.cpu_count()} CPUs, jax"
+      f" {jax.__version__} on {jax.default_backend()}, torch"
+      f" {torch.__version__} ({torch.get_num_threads()} threads)"
+  )
+  masked, mask, target, zero_filled = make_data(
+      args.batch,
+      args.size,
+      args.coils,
+      args.center_fraction,
+      args.acceleration,
+      seed=0,
+  )
+  num_low = masks.num_low_frequencies(args.size, args.center_fraction)
+  results = {}
+
+  if "unet" in args.models:
+    model = unet.Unet(1, args.unet_chans, args.pools, NEGATIVE_SLOPE, NORM_EPS)
+    module = torch_unet(1, 1, args.unet_chans, args.pools, drop_prob=0.0)
+    runners = [
+        jax_runner(model, (zero_filled[..., None],), target[..., None]),
+        torch_runner(
+            module,
+            module.parameters(),
+            (torch.from_numpy(zero_filled[:, None].copy()),),
+            torch.from_numpy(target[:, None].copy()),
+        ),
+    ]
+    results["unet"] = (
+        runners,
+        (
+            f"U-Net chans {args.unet_chans},"
+            f" {args.pools} pools, batch {args.batch} x 1 x"
+            f" {args.size}^2"
+        ),
+    )
+
+  if "varnet" in args.models:
+    model = varnet.VarNet(
+        args.cascades,
+        args.varnet_chans,
+        args.pools,
+        args.sens_chans,
+        args.pools,
+        num_low,
+        1.0,
+        NEGATIVE_SLOPE,
+        NORM_EPS,
+        STD_EPS,
+        STD_EPS,
+    )
+    module = torch_varnet(
+        num_cascades=args.cascades,
+        sens_chans=args.sens_chans,
+        sens_pools=args.pools,
+        chans=args.varnet_chans,
+        pools=args.pools,
+    )
+    kspace = torch.view_as_real(torch.from_numpy(masked.copy()))
+    torch_mask = torch.from_numpy(mask[:, None, :1, :, None] > 0)
+    runners = [
+        jax_runner(model, (masked, mask), target),
+        torch_runner(
+            lambda k, m: module(k, m, num_low),
+            module.parameters(),
+            (kspace, torch_mask),
+            torch.from_numpy(target.copy()),
+        ),
+    ]
+    results["varnet"] = (
+        runners,
+        (
+            f"VarNet {args.cascades} cascades, chans"
+            f" {args.varnet_chans}, sens chans"
+            f" {args.sens_chans}, {args.pools} pools, batch"
+            f" {args.batch} x {args.coils} coils x"
+            f" {args.size}^2"
+        ),
+    )
+
+  for name, (runners, what) in results.items():
+    (jax_run, jax_params), (torch_run, torch_params) = runners
+    jax_time, torch_time = time_side_by_side([jax_run, torch_run], args.repeats)
+    print(f"{name}: {what}; parameters jax {jax_params}, torch {torch_params}")
+    print(
+        f"  jax (jit):     {1e3 * jax_time:8.1f} ms/step"
+        f" {1 / jax_time:7.2f} steps/s"
+    )
+    print(
+        f"  torch (eager): {1e3 * torch_time:8.1f} ms/step"
+        f" {1 / torch_time:7.2f} steps/s"
+    )
+    print(f"  ratio jax / torch (steps/s): {torch_time / jax_time:.2f}x")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,181 @@
+r"""Reconstruction networks (U-Net, E2E-VarNet) trained on simulated k-space.
+
+  python -m launch.main --mode=train_recon \
+      --config=configs/recon.py:synthetic128_varnet --workdir=runs/varnet
+  python -m launch.main --mode=eval_recon \
+      --config=configs/recon.py:synthetic128_varnet --workdir=runs/varnet
+
+Variants (`:variant`):
+  tiny                 32x32, 2-pool U-Net/2-cascade VarNet, few steps (CPU
+                       smoke runs and tests; `tiny,model=unet` for the U-Net).
+  synthetic128_unet    U-Net (chans 32, 4 pools) on the synthetic set, 128^2.
+  synthetic128_varnet  VarNet (8 cascades, chans 18) on the synthetic set.
+  fastmri_knee_varnet  fastMRI's multi-coil knee VarNet recipe (12 cascades,
+                       chans 18, sens chans 8, SSIM loss, Adam 3e-4).
+  paper                the paper's recipe: single-coil VarNet, 12 cascades,
+                       chans 18, SSIM loss, Adam 3e-4, equispaced R = 3 / 4.
+Extra args: `model=unet|varnet` overrides the network of any variant.
+"""
+
+import ml_collections
+from ml_collections import config_dict
+
+from configs import base
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  arg = base.parse_arg(arg, variant="synthetic128_varnet", model="")
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  config.data = data = base.get_data_config(image_size=128)
+  # Where the phase of the training images comes from: "ground_truth" (the
+  # records' `phase_field`), "zero", or any `score_phase.phase_sources` name
+  # ("uniform", "gaussian", "smooth_kspace_box", "smooth_polynomial", ...).
+  data.phase_source = "ground_truth"
+  # Record key holding the phase for "ground_truth" (e.g. a pre-synthesized
+  # SBDM phase stored under another key).
+  data.phase_field = "phase"
+  # Keyword arguments for score_phase.phase_sources.get_phase_fn.
+  data.phase_kwargs = ml_collections.ConfigDict()
+  # Record key of a volume id (fastMRI); without it every slice is a volume.
+  data.volume_field = "volume_id"
+  # Shuffle the training records (off only for debugging/tests).
+  data.shuffle = True
+  # Split used for periodic validation during training.
+  data.val_split = "validation"
+
+  config.forward = forward = ml_collections.ConfigDict()
+  # kspace.masks type: random | equispaced | equispaced_fraction | ...
+  forward.mask_type = "random"
+  # (center_fraction, acceleration) pairs, one drawn per example (fastMRI).
+  forward.center_fractions = (0.08, 0.04)
+  forward.accelerations = (4.0, 8.0)
+  # Coils simulated with kspace.birdcage_maps when records carry no maps
+  # (random rotation per example); 1 = single coil.
+  forward.num_coils = 8
+  # Birdcage coil distance from the center, half-FOV units (> sqrt(2)).
+  forward.coil_radius = 1.5
+  # k-space SNR in dB of the added noise; None = noiseless.
+  forward.snr_db = config_dict.placeholder(float)
+
+  config.model = model = ml_collections.ConfigDict()
+  # unet | varnet.
+  model.name = "varnet"
+  # U-Net channels (VarNet: per cascade) and pooling levels.
+  model.chans = 18
+  model.num_pools = 4
+  # VarNet: unrolled cascades, sensitivity U-Net size, initial DC weight.
+  model.num_cascades = 8
+  model.sens_chans = 8
+  model.sens_pools = 4
+  model.dc_weight_init = 1.0
+  # Leaky ReLU slope and instance-norm epsilon (fastMRI / PyTorch values).
+  model.negative_slope = 0.2
+  model.norm_eps = 1e-5
+  # Epsilons of the input normalisation and of the coil-map RSS division.
+  model.std_eps = 1e-6
+  model.rss_eps = 1e-6
+  # PRNG implementation of the parameter initializers ("rbg" compiles much
+  # faster than "threefry2x32" on CPU).
+  model.init_prng_impl = "rbg"
+
+  config.optim = optim = ml_collections.ConfigDict()
+  # adam | rmsprop.
+  optim.optimizer = "adam"
+  optim.lr = 3e-4
+  # constant | cosine | step (multiply by decay_factor every decay_every).
+  optim.schedule = "step"
+  optim.warmup_steps = 0
+  optim.decay_every = 40_000
+  optim.decay_factor = 0.1
+  optim.weight_decay = 0.0
+  # Global gradient-norm clip; None = no clipping.
+  optim.grad_clip = config_dict.placeholder(float)
+
+  config.train = train = ml_collections.ConfigDict()
+  # Global batch size (a multiple of the device count).
+  train.batch_size = 8
+  train.num_steps = 50_000
+  # l1 | ssim (1 - SSIM with the target's per-example max as data range).
+  train.loss = "ssim"
+  train.log_every = 100
+  train.checkpoint_every = 2_000
+  train.max_to_keep = 3
+  train.async_checkpoint = True
+  # Validation during training: every eval_every steps, eval_batches batches.
+  train.eval_every = 5_000
+  train.eval_batches = 8
+  # Evaluate on eval.split when training ends (as --mode=eval_recon does).
+  train.final_eval = True
+
+  config.eval = evaluation = ml_collections.ConfigDict()
+  # Split with ground-truth phase/k-space the final evaluation runs on.
+  evaluation.split = "test"
+  evaluation.batch_size = 8
+  # Batches evaluated; None = the whole split.
+  evaluation.num_batches = config_dict.placeholder(int)
+  # Confidence level of the reported intervals.
+  evaluation.ci_level = 0.95
+  # Examples in the figure (zero-filled, reconstruction, target, |error|).
+  evaluation.num_figure_examples = 4
+  # Seeds the evaluation masks/noise (fixed, independent of training).
+  evaluation.seed = 1234
+
+  if arg.variant == "tiny":
+    data.name = "fake"
+    data.image_size = 32
+    data.num_train, data.num_val, data.num_test = 16, 8, 8
+    forward.num_coils = 4
+    forward.center_fractions = (0.16, 0.08)
+    forward.accelerations = (2.0, 4.0)
+    model.chans, model.num_pools = 4, 2
+    model.num_cascades, model.sens_chans, model.sens_pools = 2, 4, 2
+    optim.lr, optim.schedule = 1e-3, "constant"
+    train.batch_size, train.num_steps = 4, 6
+    train.log_every, train.checkpoint_every = 2, 3
+    train.eval_every, train.eval_batches = 6, 1
+    train.async_checkpoint = False
+    evaluation.batch_size, evaluation.num_batches = 4, 2
+    evaluation.num_figure_examples = 2
+  elif arg.variant == "synthetic128_unet":
+    model.name, model.chans = "unet", 32
+    train.loss = "l1"
+    optim.lr, optim.schedule = 1e-3, "step"
+  elif arg.variant == "synthetic128_varnet":
+    pass
+  elif arg.variant == "fastmri_knee_varnet":
+    data.name, data.image_size = "fastmri", 320
+    forward.num_coils = 15
+    model.num_cascades = 12
+    train.batch_size = 8
+  elif arg.variant == "paper":
+    data.name, data.image_size = "fastmri", 320
+    forward.num_coils = 1
+    forward.mask_type = "equispaced"
+    # DESIGN.md lists center fractions 0.0625 / 0.1 / 0.12 for R = 3 / 4;
+    # we pair R = 3 with 0.12 and R = 4 with 0.0625 (sweep the others with
+    # --config.forward.center_fractions).
+    forward.center_fractions = (0.12, 0.0625)
+    forward.accelerations = (3.0, 4.0)
+    model.num_cascades, model.chans, model.num_pools = 12, 18, 4
+    train.loss = "ssim"
+    optim.optimizer, optim.lr, optim.schedule = "adam", 3e-4, "constant"
+  else:
+    raise ValueError(
+        f"Unknown variant {arg.variant!r}; use tiny | synthetic128_unet |"
+        " synthetic128_varnet | fastmri_knee_varnet | paper."
+    )
+  if arg.model:
+    model.name = arg.model
+  return config
+
+
+def sweep(arg=None):
+  """Both networks at both mask types (override dicts for launch/sweep.py)."""
+  del arg  # Every variant sweeps the same grid.
+  return [
+      {"model.name": name, "forward.mask_type": mask_type}
+      for name in ("unet", "varnet")
+      for mask_type in ("random", "equispaced")
+  ]

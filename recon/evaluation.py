@@ -1,0 +1,250 @@
+"""Evaluation on ground-truth data: per-slice/per-volume metrics, figures.
+
+Test records carry either a ground-truth complex image (magnitude + phase,
+the synthetic `test` split: k-space is simulated with the true phase and
+coil maps) or measured k-space (fastMRI val: masks are drawn here, or taken
+from a `mask` field). Masks, coil rotations and noise come from keys fixed by
+`eval.seed` and the batch index, so every model sees the same inputs.
+"""
+
+import json
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import matplotlib
+import matplotlib.pyplot as plt
+import ml_collections
+import numpy as np
+from etils import epath
+
+from launch import parallel
+from recon import input_pipeline
+from recon import metrics
+from recon import simulate
+from recon.models import unet
+
+matplotlib.use("Agg")
+
+METRICS = ("nmse", "psnr", "ssim")
+
+
+def get_eval_step(model, config: ml_collections.ConfigDict) -> Callable:
+  """`eval_step(params, batch, key) -> dict` of (B, H, W) float32 arrays.
+
+  The dict holds `pred` (the model's reconstruction), `zero_filled` (RSS of
+  the zero-filled coil images) and `target`; `batch` holds either image
+  fields (simulated with the configured forward model) or `kspace`.
+  """
+  simulate_fn = simulate.get_simulate_fn(config)
+  undersample_fn = simulate.get_undersample_fn(config)
+
+  def eval_step(params, batch, key):
+    if "kspace" in batch:
+      inputs = undersample_fn(key, batch["kspace"])
+      if "mask" in batch:
+        mask = batch["mask"].astype(jnp.float32)
+        inputs = dict(
+            inputs,
+            mask=mask,
+            masked_kspace=(mask[:, None] * batch["kspace"]).astype(
+                jnp.complex64
+            ),
+        )
+    else:
+      inputs = simulate_fn(key, batch)
+    pred = model.apply(
+        {"params": params}, inputs["masked_kspace"], inputs["mask"]
+    )
+    return {
+        "pred": pred,
+        "target": inputs["target"],
+        "zero_filled": unet.zero_filled_rss(inputs["masked_kspace"]),
+    }
+
+  return eval_step
+
+
+def get_reconstruct_fn(model, num_coils: int) -> Callable:
+  """A checked `reconstruct(params, masked_kspace, mask) -> (B, H, W)`.
+
+  Validates on the host (coil count of the checkpoint, mask/k-space shapes,
+  NaN/inf) before calling the jitted model, so bad input fails with a clear
+  message instead of a NaN image or an XLA shape error.
+  """
+  apply_fn = jax.jit(
+      lambda params, kspace, mask: model.apply({"params": params}, kspace, mask)
+  )
+
+  def reconstruct(params, masked_kspace, mask):
+    input_pipeline.validate_kspace(masked_kspace, mask, num_coils)
+    return apply_fn(
+        params,
+        jnp.asarray(masked_kspace, jnp.complex64),
+        jnp.asarray(mask, jnp.float32),
+    )
+
+  return reconstruct
+
+
+def _pad_batch(batch: dict[str, np.ndarray], size: int):
+  """Pads a short final batch by repeating its last record."""
+  count = next(iter(batch.values())).shape[0]
+  if count == size:
+    return batch, count
+  return {
+      k: np.concatenate([v, np.repeat(v[-1:], size - count, 0)])
+      for k, v in batch.items()
+  }, count
+
+
+def run(
+    config: ml_collections.ConfigDict,
+    params,
+    eval_step_fn: Callable,
+    source: Sequence,
+    mesh: jax.sharding.Mesh,
+    num_coils: int,
+    num_batches: int | None,
+    batch_size: int,
+) -> dict[str, np.ndarray]:
+  """Reconstructs (part of) a split.
+
+  Args:
+    config: the recon config.
+    params: replicated model parameters.
+    eval_step_fn: jitted `get_eval_step(...)` function.
+    source: random-access records.
+    mesh: the data mesh.
+    num_coils: coils the model was trained with (checked against k-space).
+    num_batches: batches to run; None = all records.
+    batch_size: global batch size (a multiple of the device count).
+
+  Returns:
+    dict of stacked numpy arrays: pred, target, zero_filled (N, H, W) and
+    volume (N,) ids.
+  """
+  local_size = parallel.check_batch_size(batch_size)
+  iterator = input_pipeline.batches(
+      source,
+      local_size,
+      seed=config.eval.seed,
+      shuffle=False,
+      num_epochs=1,
+      drop_remainder=False,
+  )
+  base_key = jax.random.key(config.eval.seed)
+  outputs = {"pred": [], "target": [], "zero_filled": [], "volume": []}
+  for index, records in enumerate(iterator):
+    if num_batches is not None and index >= num_batches:
+      break
+    inputs = input_pipeline.model_inputs(records, config, prefer_kspace=True)
+    if "kspace" in inputs:
+      input_pipeline.validate_kspace(
+          inputs["kspace"], records.get("mask"), num_coils
+      )
+      if "mask" in records:
+        inputs["mask"] = np.asarray(records["mask"], np.float32)
+    inputs, count = _pad_batch(inputs, local_size)
+    out = jax.device_get(
+        eval_step_fn(
+            params,
+            parallel.shard_batch(inputs, mesh),
+            jax.random.fold_in(base_key, index),
+        )
+    )
+    for name in ("pred", "target", "zero_filled"):
+      outputs[name].append(np.asarray(out[name])[:count])
+    field = config.data.volume_field
+    if field in records:
+      outputs["volume"].append(np.asarray(records[field]).astype(str))
+    else:  # no volumes: every slice is its own volume
+      start = index * local_size
+      outputs["volume"].append(np.arange(start, start + count).astype(str))
+  if not outputs["pred"]:
+    raise ValueError("The evaluation split is empty.")
+  return {name: np.concatenate(values) for name, values in outputs.items()}
+
+
+def summarize(outputs: dict[str, np.ndarray], level: float) -> dict:
+  """Per-slice and per-volume NMSE/PSNR/SSIM of the model and of the
+  zero-filled input, each with mean and `level` confidence interval.
+
+  Returns:
+    {"model"|"zero_filled": {"slice"|"volume": {metric: mean_and_ci}}}.
+  """
+  volumes = outputs["volume"]
+  names, first = np.unique(volumes, return_index=True)
+  single_slice_volumes = len(names) == len(volumes)
+  summary = {}
+  for recon_name in ("pred", "zero_filled"):
+    per_slice = jax.device_get(
+        metrics.slice_metrics(outputs["target"], outputs[recon_name])
+    )
+    if single_slice_volumes:
+      per_volume = per_slice
+    else:
+      per_volume = {name: [] for name in METRICS}
+      for volume in names[np.argsort(first)]:
+        rows = volumes == volume
+        scores = jax.device_get(
+            metrics.volume_metrics(
+                outputs["target"][rows], outputs[recon_name][rows]
+            )
+        )
+        for name in METRICS:
+          per_volume[name].append(scores[name])
+    summary["model" if recon_name == "pred" else "zero_filled"] = {
+        "slice": {
+            name: metrics.mean_and_ci(per_slice[name], level)
+            for name in METRICS
+        },
+        "volume": {
+            name: metrics.mean_and_ci(per_volume[name], level)
+            for name in METRICS
+        },
+    }
+  return summary
+
+
+def plot_examples(
+    outputs: dict[str, np.ndarray], num_examples: int, title: str
+) -> plt.Figure:
+  """Rows of zero-filled input, reconstruction, target and |error| map."""
+  count = min(num_examples, outputs["pred"].shape[0])
+  columns = ("zero-filled", "reconstruction", "target", "|error| (x5)")
+  fig, axes = plt.subplots(
+      count, len(columns), figsize=(3 * len(columns), 3 * count), squeeze=False
+  )
+  for row in range(count):
+    target = outputs["target"][row]
+    vmax = float(target.max())
+    error = np.abs(outputs["pred"][row] - target)
+    images = (outputs["zero_filled"][row], outputs["pred"][row], target, error)
+    limits = ((0, vmax), (0, vmax), (0, vmax), (0, vmax / 5))
+    for ax, name, image, (low, high) in zip(axes[row], columns, images, limits):
+      ax.imshow(
+          image, cmap="gray", vmin=low, vmax=high, interpolation="nearest"
+      )
+      ax.set_title(name, fontsize=9)
+      ax.axis("off")
+  fig.suptitle(title)
+  fig.tight_layout()
+  return fig
+
+
+def write_report(
+    summary: dict,
+    outputs: dict[str, np.ndarray],
+    directory: epath.Path,
+    name: str,
+    num_figure_examples: int,
+) -> None:
+  """Writes `<name>_metrics.json` and the `<name>.png` figure (process 0)."""
+  if jax.process_index() != 0:
+    return
+  directory.mkdir(parents=True, exist_ok=True)
+  (directory / f"{name}_metrics.json").write_text(json.dumps(summary, indent=2))
+  fig = plot_examples(outputs, num_figure_examples, name)
+  fig.savefig(str(directory / f"{name}.png"), dpi=100)
+  plt.close(fig)

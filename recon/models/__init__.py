@@ -1,0 +1,46 @@
+"""Reconstruction networks, built by name from the model config.
+
+Every model is a Flax Linen module with the same pure interface:
+`model.apply({"params": params}, masked_kspace (B, C, H, W) complex64,
+mask (B, H, W) float32) -> (B, H, W) float32` magnitude reconstruction.
+"""
+
+import ml_collections
+
+from recon.models import unet
+from recon.models import varnet
+
+MODELS = ("unet", "varnet")
+
+
+def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
+  """The Linen module for `config.name`.
+
+  Args:
+    config: the `model` block of configs/recon.py.
+    num_low_frequencies: static ACS width (columns) of the masks the model
+      sees; the VarNet's sensitivity estimate uses it.
+
+  Returns:
+    An unbound flax.linen.Module.
+  """
+  common = dict(
+      chans=config.chans,
+      num_pools=config.num_pools,
+      negative_slope=config.negative_slope,
+      norm_eps=config.norm_eps,
+      std_eps=config.std_eps,
+  )
+  if config.name == "unet":
+    return unet.ZeroFilledUnet(**common)
+  if config.name == "varnet":
+    return varnet.VarNet(
+        num_cascades=config.num_cascades,
+        sens_chans=config.sens_chans,
+        sens_pools=config.sens_pools,
+        num_low_frequencies=num_low_frequencies,
+        dc_weight_init=config.dc_weight_init,
+        rss_eps=config.rss_eps,
+        **common,
+    )
+  raise ValueError(f"Unknown model {config.name!r}; use one of {MODELS}.")

@@ -1,0 +1,152 @@
+"""recon.models: shapes, parameter counts, the VarNet physics."""
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import recon as recon_config
+from kspace import coils
+from kspace import masks
+from kspace import operators
+from recon.models import get_model
+from recon.models import unet
+from recon.models import varnet
+
+
+def _unet_params(in_chans, out_chans, chans, num_pools):
+  """fastMRI U-Net parameter count: bias-free 3x3 convs, 2x2 transposed
+  convs, a 1x1 output conv with bias; instance norm has no parameters."""
+
+  def conv_block(cin, cout):
+    return 9 * cin * cout + 9 * cout * cout
+
+  total, cin, ch = 0, in_chans, chans
+  for _ in range(num_pools):
+    total += conv_block(cin, ch)
+    cin, ch = ch, ch * 2
+  total += conv_block(cin, ch)  # bottleneck: ch = chans * 2 ** num_pools
+  for _ in range(num_pools):
+    total += 4 * ch * (ch // 2) + conv_block(ch, ch // 2)
+    ch //= 2
+  return total + chans * out_chans + out_chans
+
+
+def _count(params):
+  return sum(x.size for x in jax.tree.leaves(params))
+
+
+@pytest.fixture(scope="module")
+def config():
+  return recon_config.get_config("tiny")
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _inputs(key, batch, num_coils, size, center_fraction=0.16):
+  image_key, mask_key = jax.random.split(key)
+  real, imag = jax.random.normal(image_key, (2, batch, size, size))
+  image = (real + 1j * imag).astype(jnp.complex64)
+  sens = coils.birdcage_maps((size, size), num_coils)
+  mask = jax.vmap(
+      lambda k: masks.random_mask(k, (size, size), center_fraction, 4.0)
+  )(jax.random.split(mask_key, batch))
+  kspace = jax.vmap(operators.forward, in_axes=(0, None, 0))(image, sens, mask)
+  return kspace, mask, jnp.broadcast_to(sens, kspace.shape)
+
+
+def _init_apply(model, *args):
+  """Jitted init + apply (eager Linen calls are slow on CPU)."""
+  key = jax.random.key(1, impl="rbg")  # fast to compile, as in training
+  variables = jax.jit(model.init)(key, *args)
+  return variables, jax.jit(model.apply)(variables, *args)
+
+
+@pytest.mark.parametrize("chans,num_pools,size", [(4, 2, 32), (3, 3, 30)])
+def test_unet_shape_and_parameter_count(chans, num_pools, size):
+  model = unet.ZeroFilledUnet(chans, num_pools, 0.2, 1e-5, 1e-6)
+  kspace, mask, _ = _inputs(jax.random.key(0), 2, 3, size)
+  variables, out = _init_apply(model, kspace, mask)
+  assert out.shape == (2, size, size) and out.dtype == jnp.float32
+  assert _count(variables["params"]) == _unet_params(1, 1, chans, num_pools)
+  with pytest.raises(ValueError, match="divisible"):
+    unet.Unet(1, chans, num_pools, 0.2, 1e-5).init(
+        jax.random.key(0), jnp.zeros((1, 2**num_pools + 2, 16, 1))
+    )
+
+
+def test_varnet_shape_and_parameter_count(config):
+  model = get_model(config.model, 5)
+  kspace, mask, _ = _inputs(jax.random.key(2), 2, 4, 32)
+  variables, out = _init_apply(model, kspace, mask)
+  assert out.shape == (2, 32, 32) and out.dtype == jnp.float32
+  assert np.all(np.isfinite(out))
+  m = config.model
+  want = _unet_params(2, 2, m.sens_chans, m.sens_pools) + m.num_cascades * (
+      _unet_params(2, 2, m.chans, m.num_pools) + 1
+  )
+  assert _count(variables["params"]) == want
+  weights = [
+      variables["params"][f"VarNetBlock_{i}"]["dc_weight"]
+      for i in range(m.num_cascades)
+  ]
+  np.testing.assert_array_equal(weights, m.dc_weight_init)
+  with pytest.raises(ValueError, match="Unknown model"):
+    get_model(_renamed(m, "resnet"), 5)
+
+
+def _renamed(model_config, name):
+  renamed = model_config.copy_and_resolve_references()
+  renamed.name = name
+  return renamed
+
+
+class _ZeroRegularizer(nn.Module):
+
+  @nn.compact
+  def __call__(self, image):
+    return jnp.zeros_like(image)
+
+
+@pytest.mark.parametrize("weight", [1.0, 0.25])
+def test_soft_data_consistency_pulls_sampled_kspace_to_measurement(weight):
+  kspace_true, mask, sens = _inputs(jax.random.key(4), 2, 4, 16)
+  measured = mask[:, None] * kspace_true
+  current = measured + jax.random.normal(jax.random.key(5), measured.shape) * (
+      1 + 1j
+  )
+  block = varnet.VarNetBlock(_ZeroRegularizer, weight)
+  _, out = _init_apply(block, current, measured, mask, sens)
+  sampled = np.broadcast_to(np.asarray(mask)[:, None] > 0, out.shape)
+  want = np.asarray(current - weight * (current - measured))
+  np.testing.assert_allclose(np.asarray(out)[sampled], want[sampled], atol=1e-5)
+  # Unsampled k-space is left to the (here zero) regularizer.
+  np.testing.assert_allclose(
+      np.asarray(out)[~sampled], np.asarray(current)[~sampled], atol=1e-6
+  )
+  if weight == 1.0:
+    np.testing.assert_allclose(
+        np.asarray(out)[sampled], np.asarray(measured)[sampled], atol=1e-5
+    )
+
+
+def test_sens_expand_and_reduce_are_adjoint():
+  key1, key2 = jax.random.split(jax.random.key(7))
+  image = jax.random.normal(key1, (2, 12, 10)) + 1j
+  kspace = jax.random.normal(key2, (2, 3, 12, 10)) * (1 - 2j)
+  sens = jnp.broadcast_to(coils.birdcage_maps((12, 10), 3), (2, 3, 12, 10))
+  lhs = jnp.vdot(varnet.sens_expand(image, sens), kspace)
+  rhs = jnp.vdot(image, varnet.sens_reduce(kspace, sens))
+  np.testing.assert_allclose(lhs, rhs, rtol=1e-4)
+
+
+def test_sensitivity_model_has_unit_rss():
+  kspace, _, _ = _inputs(jax.random.key(8), 1, 4, 16)
+  model = varnet.SensitivityModel(
+      3, lambda: varnet.NormUnet(4, 2, 0.2, 1e-5, 1e-6), 1e-12
+  )
+  _, maps = _init_apply(model, kspace)
+  assert maps.shape == kspace.shape
+  np.testing.assert_allclose(coils.rss(maps), 1.0, atol=1e-4)
