@@ -32,7 +32,13 @@ def create_manager(
       enable_async_checkpointing=async_save,
   )
   return ocp.CheckpointManager(
-      epath.Path(directory).absolute(), options=options
+      epath.Path(directory).absolute(),
+      options=options,
+      # Declared up front so metadata can be read before any restore.
+      item_handlers={
+          "state": ocp.StandardCheckpointHandler(),
+          "metadata": ocp.JsonCheckpointHandler(),
+      },
   )
 
 
@@ -50,6 +56,44 @@ def save(
           metadata=ocp.args.JsonSave(metadata or {}),
       ),
   )
+
+
+def _path_names(path) -> tuple[str, ...]:
+  """Key path -> names, the same for a dataclass field and a dict key."""
+  return tuple(
+      str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k))))
+      for k in path
+  )
+
+
+def _shape_mismatches(
+    manager: ocp.CheckpointManager, step: int, abstract_state, limit: int = 5
+) -> list[str]:
+  """Arrays whose stored shape differs from `abstract_state` (first `limit`).
+
+  Only arrays found under the same path on both sides are compared; typed
+  PRNG keys are skipped (stored as their uint32 data).
+  """
+  try:
+    stored = manager.item_metadata(step)["state"]
+  except Exception:  # pylint: disable=broad-except
+    return []  # No readable metadata: let the restore itself decide.
+  stored_shapes = {
+      _path_names(path): tuple(leaf.shape)
+      for path, leaf in jax.tree_util.tree_leaves_with_path(stored)
+      if hasattr(leaf, "shape")
+  }
+  mismatches = []
+  for path, leaf in jax.tree_util.tree_leaves_with_path(abstract_state):
+    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+      continue
+    name = _path_names(path)
+    if name in stored_shapes and stored_shapes[name] != tuple(leaf.shape):
+      mismatches.append(
+          f"{'/'.join(name)}: checkpoint {stored_shapes[name]}, config"
+          f" {tuple(leaf.shape)}"
+      )
+  return mismatches[:limit]
 
 
 def restore_latest(
@@ -76,6 +120,12 @@ def restore_latest(
   abstract_state = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
   errors = []
   for step in steps:
+    mismatches = _shape_mismatches(manager, step, abstract_state)
+    if mismatches:
+      # Checked before reading: a failed orbax read floods the log with
+      # asyncio tracebacks and names no config field.
+      errors.append(f"step {step}: shapes differ: " + "; ".join(mismatches))
+      continue
     try:
       restored = manager.restore(
           step,

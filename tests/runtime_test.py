@@ -75,6 +75,12 @@ def test_incompatible_checkpoint_raises_a_clear_error(tmp_path):
   }
   with pytest.raises(checkpoints.CheckpointError, match="matches the current"):
     checkpoints.restore_latest(manager, other_layout)
+  # The message names the array and both shapes, checked before reading.
+  with pytest.raises(
+      checkpoints.CheckpointError,
+      match=r"params/w: checkpoint \(3,\), config \(7,\)",
+  ):
+    checkpoints.restore_latest(manager, other_layout)
   manager.close()
 
 
