@@ -27,11 +27,17 @@ def _define_flags():
   flags.mark_flags_as_required(["config", "mode", "workdir"])
 
 
-def load_sweep(config_spec: str) -> list[dict]:
-  path, _, arg = config_spec.partition(":")
+def load_config_module(path: str):
+  """Imports a config file by path, as ml_collections' --config does."""
   spec = importlib.util.spec_from_file_location("swept_config", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
+  return module
+
+
+def load_sweep(config_spec: str) -> list[dict]:
+  path, _, arg = config_spec.partition(":")
+  module = load_config_module(path)
   if not hasattr(module, "sweep"):
     raise ValueError(f"{path} defines no sweep(arg); nothing to launch.")
   return list(module.sweep(arg or None))

@@ -38,6 +38,25 @@ def test_config_without_sweep_is_rejected(tmp_path):
     sweep.load_sweep(str(config))
 
 
+@pytest.mark.parametrize(
+    "path", sorted(pathlib.Path("configs").glob("*.py")), ids=lambda p: p.name
+)
+def test_every_declared_sweep_overrides_existing_fields(path):
+  """A sweep key that names no config field would only fail on the cluster."""
+  module = sweep.load_config_module(str(path))
+  if not hasattr(module, "sweep"):
+    return
+  config = module.get_config(None)
+  for overrides in module.sweep(None):
+    for key, value in overrides.items():
+      parent, _, field = f"root.{key}".rpartition(".")
+      node = {"root": config}
+      for name in parent.split("."):
+        node = node[name]
+      assert field in node, f"{path}: sweep key {key!r} is not a config field"
+      assert type(value) is type(node[field]), key
+
+
 def test_main_job_builds_data_and_writes_figure(tmp_path):
   """README command 1, on the quicktest variant and a private data_dir."""
   workdir = tmp_path / "run"
