@@ -45,6 +45,29 @@ def test_example_is_a_pure_function_of_seed_split_index():
   assert not np.allclose(other_seed["phase"], first["phase"])
 
 
+def test_acquisition_seed_rescans_the_same_anatomy():
+  rng = lambda: datasets.example_rng(3, "validation", 2)
+  original = datasets.generate_example(rng(), 32, return_components=True)
+  rescans = [
+      datasets.generate_example(
+          rng(), 32, return_components=True, acquisition_seed=seed
+      )
+      for seed in (0, 1, 0)
+  ]
+  for rescan in rescans:
+    np.testing.assert_array_equal(rescan["labels"], original["labels"])
+    np.testing.assert_array_equal(
+        rescan["susceptibility_ppm"], original["susceptibility_ppm"]
+    )
+  # A new acquisition: new background phase and scan parameters.
+  for rescan in rescans[:2]:
+    assert not np.allclose(
+        rescan["background_phase"], original["background_phase"]
+    )
+  assert not np.allclose(rescans[0]["phase"], rescans[1]["phase"])
+  np.testing.assert_array_equal(rescans[0]["phase"], rescans[2]["phase"])
+
+
 @pytest.mark.parametrize("anatomy", sorted(phantom.ANATOMIES))
 @pytest.mark.parametrize("shape", [(32, 32), (24, 40)])
 def test_example_ranges_shapes_dtypes(anatomy, shape):

@@ -197,6 +197,7 @@ def generate_example(
     anatomy: str | None = None,
     params: SyntheticParams = DEFAULT_PARAMS,
     return_components: bool = False,
+    acquisition_seed: int | None = None,
 ) -> dict[str, np.ndarray | str]:
   """One synthetic complex MR image with anatomy-dependent phase.
 
@@ -213,6 +214,10 @@ def generate_example(
     params: the distributions, see `SyntheticParams`.
     return_components: also return the phase components (for analysis and
       tests).
+    acquisition_seed: if given, the acquisition (B0, echo time, background
+      phase, blur, noise) is drawn from this seed instead of from `rng`: the
+      same anatomy and tissues, scanned again. Redraws are samples of the
+      phase given the anatomy, i.e. an oracle conditional phase model.
 
   Returns:
     dict with
@@ -232,6 +237,8 @@ def generate_example(
   if num_coils < 0:
     raise ValueError(f"num_coils must be >= 0, got {num_coils}.")
   anatomy_rng, tissue_rng, phase_rng, noise_rng, coil_rng = generator.spawn(5)
+  if acquisition_seed is not None:
+    phase_rng, noise_rng = np.random.default_rng(acquisition_seed).spawn(2)
   if anatomy is None:
     anatomy = params.anatomies[anatomy_rng.integers(len(params.anatomies))]
   labels = phantom.draw_anatomy(
