@@ -1,0 +1,156 @@
+r"""What a perfect conditional phase model would score on the synthetic set.
+
+The synthetic phase depends on the anatomy (tissue susceptibility through the
+dipole kernel, fat chemical shift) but also on the acquisition: B0 strength
+and direction, echo time, a random smooth background phase and noise, none of
+which the magnitude image reveals. A model of p(phase | magnitude) can at best
+draw new acquisitions of the same anatomy. This script scores exactly that:
+for each validation image (the records `sample_phase` scores) it regenerates the same anatomy and tissues with K
+fresh acquisitions (`generate_example(..., acquisition_seed=k)`) and scores
+them with score_phase/metrics.py like the SBDM's K samples, next to the
+naive guesses. The oracle's numbers are the floor the quality bar must be
+read against. Prints a Markdown table (also written to --out).
+
+  python benchmarks/phase_oracle.py --config=cpu32 --out=/tmp/oracle.md
+"""
+
+import argparse
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from configs import phase_sbdm
+from kspace.datasets import synthetic_mri
+from score_phase import input_pipeline
+from score_phase import metrics
+from score_phase import phase_sources
+
+COLUMNS = (
+    "mean_error_aligned",
+    "sample_error_aligned",
+    "gradient_error",
+    "gradient_diversity_foreground",
+    "gradient_diversity_background",
+    "kspace_nmse",
+    "kspace_nmse_center",
+)
+
+
+def validation_records(data, split: str, num_images: int) -> list[dict]:
+  """The first `num_images` records of the split, as `sample_phase` reads."""
+  source = input_pipeline.get_source(data, split)
+  return [source[i] for i in range(min(num_images, len(source)))]
+
+
+def regenerate(data, record: dict, acquisition_seed: int | None = None):
+  """The record's example, with components, from its seed (or rescanned)."""
+  return synthetic_mri.generate_example(
+      synthetic_mri.example_rng(data.seed, "validation", int(record["index"])),
+      data.image_size,
+      return_components=True,
+      acquisition_seed=acquisition_seed,
+  )
+
+
+def oracle_phases(data, records, num_samples: int) -> dict[str, np.ndarray]:
+  """(K, B, H, W) oracle samples for the records' anatomies.
+
+  "new acquisitions": the anatomy under K new acquisitions (B0, TE,
+  background phase, noise all redrawn): a perfect sampler of p(phase | anatomy).
+  "scan parameters known": the true phase with its smooth background phase
+  swapped for that of each new acquisition (B0 and TE kept): what a model
+  told B0 strength, direction and TE (DICOM header fields) could reach at
+  best. Swapping after blur and noise is exact up to the blur of the
+  background's curvature, which is sub-pixel smooth.
+  """
+  truths = [regenerate(data, r) for r in records]
+  rescans, known_scan = [], []
+  for k in range(num_samples):
+    news = [regenerate(data, r, r["index"] * num_samples + k) for r in records]
+    rescans.append(np.stack([n["phase"] for n in news]))
+    known_scan.append(
+        np.stack([
+            t["phase"] - t["background_phase"] + n["background_phase"]
+            for t, n in zip(truths, news)
+        ])
+    )
+  return {
+      "oracle: new acquisitions of the true anatomy": np.stack(rescans),
+      "oracle: scan parameters known, new background phase": np.asarray(
+          phase_sources.wrap_phase(jnp.asarray(np.stack(known_scan)))
+      ),
+  }
+
+
+def main(argv):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--config", default="cpu32")
+  parser.add_argument("--num_images", type=int, default=0, help="0: config")
+  parser.add_argument("--num_samples", type=int, default=0, help="0: config")
+  parser.add_argument("--out", default="")
+  args = parser.parse_args(argv)
+
+  config = phase_sbdm.get_config(args.config)
+  if config.data.name != "synthetic_mri":
+    raise SystemExit(
+        f"--config={args.config} uses {config.data.name!r}; the oracle needs"
+        " the synthetic_mri generator."
+    )
+  evaluation = config.eval
+  num_images = args.num_images or evaluation.num_examples
+  num_samples = args.num_samples or evaluation.num_samples
+  records = validation_records(config.data, config.data.val_split, num_images)
+  if not np.array_equal(
+      regenerate(config.data, records[0])["phase"], records[0]["phase"]
+  ):
+    raise SystemExit(
+        "The prepared dataset does not match synthetic_mri.generate_example"
+        " with the default parameters; rebuild it (--mode=prepare_data)."
+    )
+  magnitude = jnp.asarray(np.stack([r["magnitude"] for r in records]))
+  target = jnp.asarray(np.stack([r["phase"] for r in records]))
+  score = jax.jit(
+      lambda samples: metrics.phase_metrics(
+          samples,
+          target,
+          magnitude,
+          background_threshold=evaluation.background_threshold,
+          center_fraction=evaluation.center_fraction,
+      )
+  )
+
+  sources = oracle_phases(config.data, records, num_samples)
+  key = jax.random.key(config.seed)
+  for name in evaluation.baselines:
+    phase_fn = phase_sources.get_phase_fn(name)
+    sources[name] = jnp.stack([
+        phase_fn(jax.random.fold_in(key, k), magnitude)
+        for k in range(num_samples)
+    ])
+
+  lines = [
+      (
+          f"synthetic_mri {config.data.image_size}x{config.data.image_size},"
+          f" first {len(records)} validation images x {num_samples} samples"
+          " (radians; kspace NMSE unitless)"
+      ),
+      "",
+      "| source | " + " | ".join(COLUMNS) + " |",
+      "|---" * (len(COLUMNS) + 1) + "|",
+  ]
+  for name, samples in sources.items():
+    values = {k: float(np.mean(v)) for k, v in score(samples).items()}
+    lines.append(
+        f"| {name} | " + " | ".join(f"{values[c]:.3f}" for c in COLUMNS) + " |"
+    )
+  table = "\n".join(lines)
+  print(table)
+  if args.out:
+    with open(args.out, "w") as f:
+      f.write(table + "\n")
+
+
+if __name__ == "__main__":
+  main(sys.argv[1:])
