@@ -66,6 +66,8 @@ def test_acquisition_seed_rescans_the_same_anatomy():
     )
   assert not np.allclose(rescans[0]["phase"], rescans[1]["phase"])
   np.testing.assert_array_equal(rescans[0]["phase"], rescans[2]["phase"])
+  with pytest.raises(ValueError, match="acquisition_seed must be >= 0"):
+    datasets.generate_example(rng(), 32, acquisition_seed=-1)
 
 
 @pytest.mark.parametrize("anatomy", sorted(phantom.ANATOMIES))

@@ -238,6 +238,10 @@ def generate_example(
     raise ValueError(f"num_coils must be >= 0, got {num_coils}.")
   anatomy_rng, tissue_rng, phase_rng, noise_rng, coil_rng = generator.spawn(5)
   if acquisition_seed is not None:
+    if acquisition_seed < 0:
+      raise ValueError(
+          f"acquisition_seed must be >= 0, got {acquisition_seed}."
+      )
     phase_rng, noise_rng = np.random.default_rng(acquisition_seed).spawn(2)
   if anatomy is None:
     anatomy = params.anatomies[anatomy_rng.integers(len(params.anatomies))]
