@@ -5,11 +5,12 @@ dipole kernel, fat chemical shift) but also on the acquisition: B0 strength
 and direction, echo time, a random smooth background phase and noise, none of
 which the magnitude image reveals. A model of p(phase | magnitude) can at best
 draw new acquisitions of the same anatomy. This script scores exactly that:
-for each validation image (the records `sample_phase` scores) it regenerates the same anatomy and tissues with K
-fresh acquisitions (`generate_example(..., acquisition_seed=k)`) and scores
-them with score_phase/metrics.py like the SBDM's K samples, next to the
-naive guesses. The oracle's numbers are the floor the quality bar must be
-read against. Prints a Markdown table (also written to --out).
+for each validation image (the records `sample_phase` scores) it regenerates
+the same anatomy and tissues with K fresh acquisitions
+(`generate_example(..., acquisition_seed=k)`) and scores them with
+score_phase/metrics.py like the SBDM's K samples, next to the naive guesses.
+The oracle's numbers are the floor the quality bar must be read against.
+Prints a Markdown table (also written to --out).
 
   python benchmarks/phase_oracle.py --config=cpu32 --out=/tmp/oracle.md
 """
@@ -22,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from configs import phase_sbdm
+from kspace.datasets import phase_model
 from kspace.datasets import synthetic_mri
 from score_phase import input_pipeline
 from score_phase import metrics
@@ -54,8 +56,12 @@ def regenerate(data, record: dict, acquisition_seed: int | None = None):
   )
 
 
-def oracle_phases(data, records, num_samples: int) -> dict[str, np.ndarray]:
+def oracle_phases(
+    data, records, truths, num_samples: int
+) -> dict[str, np.ndarray]:
   """(K, B, H, W) oracle samples for the records' anatomies.
+
+  `truths` are the records regenerated with their components (`regenerate`).
 
   "new acquisitions": the anatomy under K new acquisitions (B0, TE,
   background phase, noise all redrawn): a perfect sampler of p(phase | anatomy).
@@ -65,7 +71,6 @@ def oracle_phases(data, records, num_samples: int) -> dict[str, np.ndarray]:
   best. Swapping after blur and noise is exact up to the blur of the
   background's curvature, which is sub-pixel smooth.
   """
-  truths = [regenerate(data, r) for r in records]
   rescans, known_scan = [], []
   for k in range(num_samples):
     news = [regenerate(data, r, r["index"] * num_samples + k) for r in records]
@@ -78,8 +83,8 @@ def oracle_phases(data, records, num_samples: int) -> dict[str, np.ndarray]:
     )
   return {
       "oracle: new acquisitions of the true anatomy": np.stack(rescans),
-      "oracle: scan parameters known, new background phase": np.asarray(
-          phase_sources.wrap_phase(jnp.asarray(np.stack(known_scan)))
+      "oracle: scan parameters known, new background phase": (
+          phase_model.wrap_phase(np.stack(known_scan))
       ),
   }
 
@@ -102,8 +107,14 @@ def main(argv):
   num_images = args.num_images or evaluation.num_examples
   num_samples = args.num_samples or evaluation.num_samples
   records = validation_records(config.data, config.data.val_split, num_images)
-  if not np.array_equal(
-      regenerate(config.data, records[0])["phase"], records[0]["phase"]
+  if not records:
+    raise SystemExit(
+        f"The {config.data.val_split!r} split is empty; prepare it with"
+        " data.num_val > 0."
+    )
+  truths = [regenerate(config.data, r) for r in records]
+  if not all(
+      np.array_equal(t["phase"], r["phase"]) for t, r in zip(truths, records)
   ):
     raise SystemExit(
         "The prepared dataset does not match synthetic_mri.generate_example"
@@ -121,7 +132,7 @@ def main(argv):
       )
   )
 
-  sources = oracle_phases(config.data, records, num_samples)
+  sources = oracle_phases(config.data, records, truths, num_samples)
   key = jax.random.key(config.seed)
   for name in evaluation.baselines:
     phase_fn = phase_sources.get_phase_fn(name)
