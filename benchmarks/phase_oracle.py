@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from configs import phase_sbdm
-from kspace.datasets import phase_model
-from kspace.datasets import synthetic_mri
+from kspace import phase
+from kspace.simulator import generator
 from score_phase import input_pipeline
 from score_phase import metrics
 from score_phase import phase_sources
@@ -48,8 +48,8 @@ def validation_records(data, split: str, num_images: int) -> list[dict]:
 
 def regenerate(data, record: dict, acquisition_seed: int | None = None):
   """The record's example, with components, from its seed (or rescanned)."""
-  return synthetic_mri.generate_example(
-      synthetic_mri.example_rng(data.seed, "validation", int(record["index"])),
+  return generator.generate_example(
+      generator.example_rng(data.seed, "validation", int(record["index"])),
       data.image_size,
       return_components=True,
       acquisition_seed=acquisition_seed,
@@ -83,8 +83,8 @@ def oracle_phases(
     )
   return {
       "oracle: new acquisitions of the true anatomy": np.stack(rescans),
-      "oracle: scan parameters known, new background phase": (
-          phase_model.wrap_phase(np.stack(known_scan))
+      "oracle: scan parameters known, new background phase": phase.wrap_phase(
+          np.stack(known_scan)
       ),
   }
 
@@ -117,7 +117,7 @@ def main(argv):
       np.array_equal(t["phase"], r["phase"]) for t, r in zip(truths, records)
   ):
     raise SystemExit(
-        "The prepared dataset does not match synthetic_mri.generate_example"
+        "The prepared dataset does not match generator.generate_example"
         " with the default parameters; rebuild it (--mode=prepare_data)."
     )
   magnitude = jnp.asarray(np.stack([r["magnitude"] for r in records]))

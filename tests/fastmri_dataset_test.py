@@ -1,4 +1,5 @@
-"""Tests of the fastmri builder on tiny .h5 files in the fastMRI schema."""
+"""Tests of the fastmri builder and its reader (fastmri_files) on tiny .h5
+files in the fastMRI schema."""
 
 import os
 
@@ -9,6 +10,7 @@ import pytest
 from kspace import coils
 from kspace import datasets
 from kspace.datasets import fastmri
+from kspace.datasets import fastmri_files
 
 CROP = 16
 HEADER = """<?xml version="1.0" encoding="utf-8"?>
@@ -91,7 +93,7 @@ def write_volume(
   with h5py.File(path, "w") as f:
     f.create_dataset("kspace", data=kspace)
     if target:
-      f.create_dataset(fastmri.TARGET_KEYS[challenge], data=recon)
+      f.create_dataset(fastmri_files.TARGET_KEYS[challenge], data=recon)
     if mask:
       lines = np.zeros(shape[1], np.float32)
       lines[::3] = 1
@@ -370,3 +372,18 @@ def test_small_target_is_rejected(tmp_path):
         config="singlecoil_knee",
         crop_size=20,
     )
+
+
+def test_center_run_length_counts_the_run_through_the_center():
+  assert fastmri_files.center_run_length([0, 1, 0, 1, 1, 1, 0, 1]) == 3
+  assert fastmri_files.center_run_length(np.ones((1, 6))) == 6
+  assert fastmri_files.center_run_length([1, 1, 0, 0, 1]) == 0
+
+
+def test_bad_header_is_named():
+  encoding, recon = fastmri_files.parse_header(
+      "v.h5", HEADER.format(ex=24, ey=20, rx=18, ry=18)
+  )
+  assert encoding == (24, 20, 1) and recon == (18, 18, 1)
+  with pytest.raises(datasets.DatasetError, match="v.h5.*ISMRMRD"):
+    fastmri_files.parse_header("v.h5", b"<ismrmrdHeader/>")

@@ -2,7 +2,6 @@
 
 import itertools
 
-import ml_collections
 import numpy as np
 import pytest
 
@@ -184,25 +183,3 @@ def test_data_source_split_names(builder):
   assert len(datasets.data_source(builder, "train[:3]")) == 3
   with pytest.raises(ValueError, match="no split 'test'.*available"):
     datasets.data_source(builder, "test")
-
-
-def test_build_from_config(tmp_path):
-  data = ml_collections.ConfigDict(
-      dict(
-          name="synthetic_mri",
-          data_dir=str(tmp_path),
-          manual_dir="",
-          image_size=16,
-          num_train=3,
-          num_val=1,
-          num_test=1,
-          num_coils=2,
-          seed=0,
-      )
-  )
-  builder = datasets.build_from_config(data)
-  record = datasets.data_source(builder, "test")[0]
-  assert record["sens"].shape == (2, 16, 16)
-  data.name = "mnist"
-  with pytest.raises(ValueError, match="Unknown data.name"):
-    datasets.build_from_config(data)

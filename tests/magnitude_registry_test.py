@@ -1,10 +1,10 @@
-"""Tests of the magnitude_registry readers and builder on tiny files."""
+"""Tests of the magnitude_registry builder and its readers (image_files) on
+tiny files."""
 
 import os
 
 import nibabel
 import numpy as np
-import pydicom
 import pytest
 from PIL import Image
 from pydicom.dataset import FileDataset
@@ -13,7 +13,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 from pydicom.uid import generate_uid
 
 from kspace import datasets
-from kspace.datasets import magnitude_registry as registry
+from kspace.datasets import image_files
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 SIZE = 16
@@ -107,13 +107,15 @@ def folder(tmp_path_factory):
 def test_readers_apply_scaling_and_slice_layout(folder):
   root, raw, _ = folder
   np.testing.assert_allclose(
-      registry.read_dicom(str(root / "scan.dcm")), raw["scan.dcm"]
+      image_files.read_dicom(str(root / "scan.dcm")), raw["scan.dcm"]
   )
-  nifti = registry.read_nifti(str(root / "sub" / "vol.nii.gz"))
+  nifti = image_files.read_nifti(str(root / "sub" / "vol.nii.gz"))
   assert nifti.shape == (4, SIZE, SIZE)  # slices along the last axis
   np.testing.assert_allclose(nifti, raw["sub/vol.nii.gz"], rtol=1e-6)
   np.testing.assert_allclose(
-      registry.read_image(str(root / "colour.png")), raw["colour.png"], atol=1
+      image_files.read_image(str(root / "colour.png")),
+      raw["colour.png"],
+      atol=1,
   )
 
 

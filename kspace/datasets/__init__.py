@@ -5,11 +5,18 @@
   source = datasets.data_source(builder, "train")
   for batch in datasets.batches(source, 8, seed=0, start_step=step): ...
 
-Datasets (each module's docstring documents its feature dict):
-  * `synthetic_mri`: procedural images with anatomy-dependent phase;
-    `generate_example` is the pure generator behind it.
-  * `fastmri`: the official fastMRI .h5 files from manual_dir.
-  * `magnitude_registry`: a folder of DICOM / NIfTI / PNG / TIFF images.
+`get_builder` constructs a builder without preparing it.
+
+Datasets (each builder module's docstring documents its feature dict):
+  * `synthetic_mri`: procedural images with anatomy-dependent phase from
+    the simulator (`kspace.simulator`; `generate_example`, `example_rng`
+    and `SyntheticParams` are re-exported here).
+  * `fastmri`: the official fastMRI .h5 files from manual_dir, read by
+    `fastmri_files`.
+  * `magnitude_registry`: a folder of DICOM / NIfTI / PNG / TIFF images,
+    read by `image_files`.
+Shared by the file readers: `files` (listing fingerprints, cropping) and
+`errors` (`DatasetError` naming the file and the fix).
 
 Complex arrays (coil maps, k-space) are stored as complex64 in raw-bytes
 TFDS tensors and read back as complex64 numpy arrays.
@@ -18,11 +25,12 @@ TFDS tensors and read back as complex64 numpy arrays.
 from kspace.datasets.builders import build
 from kspace.datasets.builders import build_from_config
 from kspace.datasets.builders import BUILDERS
+from kspace.datasets.builders import get_builder
 from kspace.datasets.errors import DatasetError
 from kspace.datasets.loader import batch_indices
 from kspace.datasets.loader import batches
 from kspace.datasets.loader import data_source
 from kspace.datasets.loader import DataSource
-from kspace.datasets.synthetic_mri import example_rng
-from kspace.datasets.synthetic_mri import generate_example
-from kspace.datasets.synthetic_mri import SyntheticParams
+from kspace.simulator.generator import example_rng
+from kspace.simulator.generator import generate_example
+from kspace.simulator.generator import SyntheticParams

@@ -1,4 +1,4 @@
-"""`build`: construct and prepare a dataset by name.
+"""Datasets by name: `get_builder` constructs one, `build` also prepares it.
 
 Every config field that changes the data (image size, counts, coils, seed,
 crop, the files' fingerprint) is encoded in the TFDS config name, so the
@@ -56,14 +56,14 @@ BUILDERS: dict[str, tuple[type, Callable[..., Any], bool]] = {
 }
 
 
-def build(
+def get_builder(
     name: str,
     data_dir: str,
     *,
     manual_dir: str | None = None,
     **config_kwargs,
 ) -> tfds.core.DatasetBuilder:
-  """Constructs the builder for `name` and prepares it if needed.
+  """Constructs the builder for `name` without preparing it.
 
   Args:
     name: "synthetic_mri" | "fastmri" | "magnitude_registry".
@@ -78,7 +78,7 @@ def build(
         val_fraction, test_fraction (`magnitude_registry.make_config`).
 
   Returns:
-    The prepared TFDS builder; read it with `data_source`.
+    The TFDS builder; `build` prepares it.
 
   Raises:
     ValueError: unknown name or config field (TypeError is converted).
@@ -96,12 +96,52 @@ def build(
   except TypeError as e:
     raise ValueError(f"Bad config for {name}: {e}") from e
   data_dir = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
-  builder = builder_cls(
-      config=config, data_dir=data_dir, file_format=FILE_FORMAT
+  return builder_cls(
+      config=_registered_or_custom(builder_cls, config),
+      data_dir=data_dir,
+      file_format=FILE_FORMAT,
   )
+
+
+def build(
+    name: str,
+    data_dir: str,
+    *,
+    manual_dir: str | None = None,
+    **config_kwargs,
+) -> tfds.core.DatasetBuilder:
+  """Constructs the builder for `name` and prepares it if needed.
+
+  Args:
+    name: "synthetic_mri" | "fastmri" | "magnitude_registry".
+    data_dir: TFDS data folder ("~" is expanded).
+    manual_dir: folder with the user's files (fastmri, magnitude_registry).
+    **config_kwargs: the dataset's config fields, see `get_builder`.
+
+  Returns:
+    The prepared TFDS builder; read it with `data_source`.
+
+  Raises:
+    ValueError: unknown name or config field (TypeError is converted).
+    DatasetError: missing/bad input files (the message names the file).
+  """
+  builder = get_builder(name, data_dir, manual_dir=manual_dir, **config_kwargs)
+  if BUILDERS[name][2]:  # Needs files: the folder get_builder checked.
+    manual_dir = _check_manual_dir(manual_dir, name)
   download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
   _prepare(builder, download_config)
   return builder
+
+
+def _registered_or_custom(builder_cls, config):
+  """The class's own config object when one has the same name, else `config`.
+
+  TFDS refuses a custom config named like a registered one unless it is that
+  very object (an identity check), and `make_config()` with default fields
+  builds a new object under the registered name. Our config names encode
+  every field, so the same name means the same data.
+  """
+  return builder_cls.builder_configs.get(config.name, config)
 
 
 def _check_manual_dir(manual_dir: str | None, name: str) -> str:

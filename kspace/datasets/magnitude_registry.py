@@ -1,24 +1,10 @@
 """`magnitude_registry`: a folder of the user's magnitude-only images.
 
-Readers (chosen by file name; other files are ignored):
-  * DICOM (.dcm, .dicom, .ima, or any file with the "DICM" preamble):
-    pydicom; RescaleSlope/RescaleIntercept applied; multi-frame files give
-    one slice per frame; MONOCHROME1 is inverted; RGB is converted to luma.
-  * NIfTI (.nii, .nii.gz): nibabel with scl_slope/scl_inter applied; 2-D
-    images give one slice, 3-D volumes one slice per index of the LAST axis
-    (voxel axes as stored, not reoriented); 4-D only with a last axis of 1.
-  * PNG / TIFF / JPEG (.png, .tif, .tiff, .jpg, .jpeg): Pillow; colour is
-    converted to grayscale ("L"), 16-bit and float modes keep their values;
-    multi-page TIFFs give one slice per page.
-
-Per file, the slices are checked (finite, not negative beyond rounding, not
-all zero), normalised by the file's `percentile`-th percentile over all its
-slices (robust to a few hot pixels; one scale per volume keeps the relative
-intensities of its slices) and clipped to [0, 1]. Each slice is then
-center-cropped to a square (its shorter side) and resized to image_size with
-Pillow's antialiased bicubic filter (clipped to [0, 1] again). Slices whose
-maximum is below `empty_threshold` after normalisation (e.g. the empty ends
-of a NIfTI volume) are skipped.
+DICOM, NIfTI, PNG, TIFF and JPEG files anywhere under manual_dir are read by
+`image_files` (its docstring lists the readers): each file's slices are
+normalised by the file's `percentile`-th percentile and clipped to [0, 1],
+center-cropped to a square and resized to image_size; slices whose maximum
+is below `empty_threshold` are skipped.
 
 Splits: if manual_dir has subfolders named train / val (or validation) /
 test, their files form those splits. Otherwise every file is assigned to a
@@ -32,375 +18,16 @@ Feature dict (S = image_size):
 """
 
 import dataclasses
-import hashlib
 import os
 
-import nibabel
 import numpy as np
-import pydicom
 import tensorflow_datasets as tfds
-from PIL import Image
-from PIL import ImageSequence
 
 from kspace.datasets import errors
 from kspace.datasets import files
+from kspace.datasets import image_files
 
 NAME = "magnitude_registry"
-DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
-KIND_NAMES = {"dicom": "DICOM", "nifti": "NIfTI", "image": "PNG/TIFF/JPEG"}
-SPLIT_FOLDERS = {
-    "train": ("train",),
-    "validation": ("val", "validation"),
-    "test": ("test",),
-}
-# Pixel values below -tolerance * max are not rounding: not a magnitude.
-_NEGATIVE_TOLERANCE = 1e-3
-
-MANUAL_DOWNLOAD_INSTRUCTIONS = """\
-Put magnitude images (DICOM .dcm, NIfTI .nii/.nii.gz, PNG/TIFF/JPEG) in
-manual_dir (subfolders are searched). Optional subfolders train/, val/, test/
-define the splits; otherwise files are split by a hash of their path."""
-
-
-def _has_dicom_preamble(path: str) -> bool:
-  try:
-    with open(path, "rb") as f:
-      f.seek(128)
-      return f.read(4) == b"DICM"
-  except OSError:
-    return False
-
-
-def file_kind(path: str) -> str | None:
-  """ "dicom" | "nifti" | "image" by name (or DICOM preamble), else None."""
-  lower = path.lower()
-  if lower.endswith(DICOM_SUFFIXES):
-    return "dicom"
-  if lower.endswith(NIFTI_SUFFIXES):
-    return "nifti"
-  if lower.endswith(IMAGE_SUFFIXES):
-    return "image"
-  if "." not in os.path.basename(path) and _has_dicom_preamble(path):
-    return "dicom"
-  return None
-
-
-def read_dicom(path: str) -> np.ndarray:
-  """(N, H, W) float64 slices of a DICOM file, with rescale slope/intercept."""
-  try:
-    dataset = pydicom.dcmread(path)
-  except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError) as e:
-    raise errors.file_error(
-        path,
-        f"is not a readable DICOM file ({e}).",
-        "re-export it or remove it from the folder.",
-    ) from e
-  if "PixelData" not in dataset:
-    raise errors.file_error(
-        path,
-        "has no pixel data (a DICOMDIR or report?).",
-        "remove it from the folder.",
-    )
-  try:
-    pixels = dataset.pixel_array
-  except Exception as e:  # pydicom raises many types for bad/compressed data.
-    raise errors.file_error(
-        path,
-        f"pixel data cannot be decoded ({type(e).__name__}: {e}).",
-        "if it is compressed, install pylibjpeg/pylibjpeg-libjpeg or"
-        " decompress it (e.g. `gdcmconv --raw`); otherwise re-export it.",
-    ) from e
-  pixels = np.asarray(pixels, np.float64)
-  samples = int(getattr(dataset, "SamplesPerPixel", 1))
-  frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
-  if samples == 3:
-    # ITU-R BT.601 luma, as Pillow's "L" conversion.
-    pixels = pixels @ np.array([0.299, 0.587, 0.114])
-  if frames == 1:
-    pixels = pixels[None]
-  if pixels.ndim != 3:
-    raise errors.file_error(
-        path,
-        f"pixel array has shape {pixels.shape}, expected (H, W) or"
-        " (frames, H, W).",
-        "re-export it as a grayscale image.",
-    )
-  if getattr(dataset, "PhotometricInterpretation", "") == "MONOCHROME1":
-    # MONOCHROME1 shows low values bright; flip so signal is high.
-    pixels = pixels.max() - pixels
-  slope = float(getattr(dataset, "RescaleSlope", 1.0) or 1.0)
-  intercept = float(getattr(dataset, "RescaleIntercept", 0.0) or 0.0)
-  return pixels * slope + intercept
-
-
-def read_nifti(path: str) -> np.ndarray:
-  """(N, H, W) float64 slices of a NIfTI file (slices along the last axis)."""
-  try:
-    image = nibabel.load(path)
-    data = np.asarray(image.dataobj)
-    if np.iscomplexobj(data):
-      raise errors.file_error(
-          path,
-          "holds complex values.",
-          "save np.abs(data): this registry holds magnitude images.",
-      )
-    data = np.asarray(image.get_fdata(), np.float64)
-  except errors.DatasetError:
-    raise
-  except Exception as e:  # nibabel raises many types for corrupt files.
-    raise errors.file_error(
-        path,
-        f"is not a readable NIfTI file ({type(e).__name__}: {e}).",
-        "re-export it or remove it from the folder.",
-    ) from e
-  while data.ndim > 3 and data.shape[-1] == 1:
-    data = data[..., 0]
-  if data.ndim == 2:
-    return data[None]
-  if data.ndim != 3:
-    raise errors.file_error(
-        path,
-        f"has shape {data.shape}; expected a 2-D image or 3-D volume.",
-        "split 4-D series (echoes, time points) into 3-D files, e.g. with"
-        " nibabel.funcs.four_to_three.",
-    )
-  return np.moveaxis(data, -1, 0)
-
-
-def read_image(path: str) -> np.ndarray:
-  """(N, H, W) float64 grayscale frames of a PNG/TIFF/JPEG file."""
-  try:
-    with Image.open(path) as image:
-      frames = []
-      for frame in ImageSequence.Iterator(image):
-        if frame.mode not in ("L", "I", "F") and not frame.mode.startswith(
-            "I;16"
-        ):
-          frame = frame.convert("L")
-        frames.append(np.asarray(frame, np.float64))
-  except (OSError, ValueError, Image.DecompressionBombError) as e:
-    raise errors.file_error(
-        path,
-        f"is not a readable image ({e}).",
-        "re-export it or remove it from the folder.",
-    ) from e
-  if len({f.shape for f in frames}) != 1:
-    raise errors.file_error(
-        path, "has pages of different sizes.", "save one image per file."
-    )
-  return np.stack(frames)
-
-
-def inspect_file(path: str) -> None:
-  """Cheap header-level check that `path` opens and has image dimensions.
-
-  Raises:
-    DatasetError: naming the file and the fix.
-  """
-  kind = file_kind(path)
-  try:
-    if kind == "dicom":
-      dataset = pydicom.dcmread(path, stop_before_pixels=True)
-      if "Rows" not in dataset or "Columns" not in dataset:
-        raise errors.file_error(
-            path,
-            "has no image (Rows/Columns missing: a DICOMDIR or report?).",
-            "remove it from the folder.",
-        )
-    elif kind == "nifti":
-      header = nibabel.load(path).header
-      shape = tuple(s for s in header.get_data_shape())
-      while len(shape) > 3 and shape[-1] == 1:
-        shape = shape[:-1]
-      if len(shape) not in (2, 3):
-        raise errors.file_error(
-            path,
-            f"has shape {header.get_data_shape()}; expected a 2-D image or"
-            " 3-D volume.",
-            "split 4-D series (echoes, time points) into 3-D files, e.g."
-            " with nibabel.funcs.four_to_three.",
-        )
-    elif kind == "image":
-      with Image.open(path) as image:
-        image.size  # pylint: disable=pointless-statement
-    else:
-      raise errors.file_error(
-          path,
-          "has an unsupported type.",
-          "use DICOM, NIfTI, PNG, TIFF or JPEG.",
-      )
-  except errors.DatasetError:
-    raise
-  except Exception as e:  # The readers raise many types for corrupt files.
-    raise errors.file_error(
-        path,
-        f"is not a readable {KIND_NAMES[kind]} file ({type(e).__name__}: {e}).",
-        "re-export it or remove it from the folder.",
-    ) from e
-
-
-READERS = {"dicom": read_dicom, "nifti": read_nifti, "image": read_image}
-
-
-def read_slices(path: str) -> np.ndarray:
-  """(N, H, W) float64 raw slices of any supported file, validated.
-
-  Raises:
-    DatasetError: unreadable file, wrong dimensionality, NaN/inf, negative
-      values, or an all-zero image.
-  """
-  kind = file_kind(path)
-  if kind is None:
-    raise errors.file_error(
-        path,
-        "has an unsupported type.",
-        "use DICOM, NIfTI, PNG, TIFF or JPEG.",
-    )
-  slices = READERS[kind](path)
-  if slices.ndim != 3 or min(slices.shape) < 1:
-    raise errors.file_error(
-        path, f"gives slices of shape {slices.shape}.", "check the file."
-    )
-  errors.check_finite(slices, path, "pixel data")
-  peak = slices.max()
-  if peak <= 0:
-    raise errors.file_error(
-        path, "is all zero (or negative).", "remove it from the folder."
-    )
-  if slices.min() < -_NEGATIVE_TOLERANCE * peak:
-    raise errors.file_error(
-        path,
-        f"has negative values (min {slices.min():g}, max {peak:g}); this"
-        " looks like a phase, real/imaginary or CT image, not a magnitude.",
-        "export magnitude images.",
-    )
-  return np.maximum(slices, 0)
-
-
-def normalize(slices: np.ndarray, percentile: float) -> np.ndarray:
-  """Divides by the `percentile`-th percentile (the max if that is 0), clips.
-
-  Args:
-    slices: (N, H, W) non-negative values, not all zero.
-    percentile: in (0, 100].
-
-  Returns:
-    float64 (N, H, W) in [0, 1].
-  """
-  scale = np.percentile(slices, percentile)
-  if scale <= 0:
-    scale = slices.max()
-  return np.clip(slices / scale, 0, 1)
-
-
-def square_resize(image: np.ndarray, size: int) -> np.ndarray:
-  """Center-crops (H, W) to a square of its shorter side, resizes to size.
-
-  Args:
-    image: (H, W) float.
-    size: output side.
-
-  Returns:
-    float32 (size, size), clipped to [0, 1] (bicubic overshoots).
-  """
-  side = min(image.shape)
-  square = files.center_crop_or_pad(image, (side, side)).astype(np.float32)
-  if side != size:
-    resized = Image.fromarray(square).resize(
-        (size, size), Image.Resampling.BICUBIC
-    )
-    square = np.asarray(resized, np.float32)
-  return np.clip(square, 0, 1).astype(np.float32)
-
-
-def list_images(manual_dir: str) -> list[str]:
-  """Supported files under `manual_dir` (recursive), sorted.
-
-  Raises:
-    DatasetError: when there are none.
-  """
-  found = []
-  for folder, subfolders, names in os.walk(manual_dir):
-    subfolders.sort()
-    for name in sorted(names):
-      if name.startswith("."):
-        continue
-      path = os.path.join(folder, name)
-      if file_kind(path) is not None:
-        found.append(path)
-  if not found:
-    raise errors.file_error(
-        manual_dir,
-        "has no DICOM, NIfTI, PNG, TIFF or JPEG files.",
-        MANUAL_DOWNLOAD_INSTRUCTIONS,
-    )
-  return found
-
-
-def assign_splits(
-    manual_dir: str,
-    paths: list[str],
-    val_fraction: float,
-    test_fraction: float,
-) -> dict[str, list[str]]:
-  """Files per split: from split subfolders, else by a hash of the path.
-
-  Hash order is deterministic and independent of file order; the first
-  round(val_fraction * n) files (at least one if the fraction is > 0 and
-  there are >= 3 files) go to validation, the next to test, the rest to
-  train. Empty splits are omitted.
-
-  Args:
-    manual_dir: root folder.
-    paths: supported files under it.
-    val_fraction, test_fraction: used only without split subfolders.
-
-  Returns:
-    dict split -> sorted paths.
-  """
-  relative = {p: os.path.relpath(p, manual_dir) for p in paths}
-  top = {p: r.split(os.sep)[0].lower() for p, r in relative.items()}
-  has_folders = any(
-      os.path.isdir(os.path.join(manual_dir, name))
-      for names in SPLIT_FOLDERS.values()
-      for name in names
-  )
-  if has_folders:
-    splits = {
-        split: sorted(p for p in paths if top[p] in names)
-        for split, names in SPLIT_FOLDERS.items()
-    }
-    outside = [p for p in paths if not any(p in s for s in splits.values())]
-    if outside:
-      raise errors.file_error(
-          outside[0],
-          "is outside the train/val/test subfolders that define the splits.",
-          "move it into one of them (or remove the split subfolders).",
-      )
-  else:
-    ordered = sorted(
-        paths, key=lambda p: hashlib.sha1(relative[p].encode()).hexdigest()
-    )
-    count = len(ordered)
-
-    def share(fraction: float) -> int:
-      num = int(round(fraction * count))
-      return max(num, 1) if fraction > 0 and count >= 3 else num
-
-    num_val, num_test = share(val_fraction), share(test_fraction)
-    splits = {
-        "validation": sorted(ordered[:num_val]),
-        "test": sorted(ordered[num_val : num_val + num_test]),
-        "train": sorted(ordered[num_val + num_test :]),
-    }
-  splits = {split: ps for split, ps in splits.items() if ps}
-  if not splits:
-    raise errors.file_error(
-        manual_dir, "has no files in any split.", MANUAL_DOWNLOAD_INSTRUCTIONS
-    )
-  return splits
 
 
 @dataclasses.dataclass(repr=False)
@@ -469,7 +96,9 @@ def make_config(
   fingerprint = ""
   if manual_dir is not None:
     manual_dir = files.check_folder(manual_dir, NAME)
-    fingerprint = files.fingerprint(list_images(manual_dir), manual_dir)
+    fingerprint = files.fingerprint(
+        image_files.list_images(manual_dir), manual_dir
+    )
     name += f"_{fingerprint}"
   return MagnitudeRegistryConfig(
       name=name,
@@ -483,25 +112,13 @@ def make_config(
   )
 
 
-def file_examples(
-    path: str, image_size: int, percentile: float, empty_threshold: float
-) -> list[tuple[int, np.ndarray]]:
-  """(slice_index, magnitude (S, S) float32) for the non-empty slices."""
-  slices = normalize(read_slices(path), percentile)
-  return [
-      (index, square_resize(image, image_size))
-      for index, image in enumerate(slices)
-      if image.max() >= empty_threshold
-  ]
-
-
 class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
   """The user's magnitude-only images, normalised and resized."""
 
   name = NAME
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "Initial release."}
-  MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
+  MANUAL_DOWNLOAD_INSTRUCTIONS = image_files.MANUAL_DOWNLOAD_INSTRUCTIONS
   BUILDER_CONFIGS = [make_config()]
 
   def _info(self) -> tfds.core.DatasetInfo:
@@ -521,7 +138,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
   def _split_generators(self, dl_manager):
     config = self.builder_config
     manual_dir = files.check_folder(dl_manager.manual_dir, NAME)
-    paths = list_images(manual_dir)
+    paths = image_files.list_images(manual_dir)
     if (
         config.files_fingerprint
         and files.fingerprint(paths, manual_dir) != config.files_fingerprint
@@ -534,8 +151,8 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
     # is named up front; pixel data is read (and checked) once, while
     # writing, which keeps memory flat for large folders.
     for path in paths:
-      inspect_file(path)
-    splits = assign_splits(
+      image_files.inspect_file(path)
+    splits = image_files.assign_splits(
         manual_dir, paths, config.val_fraction, config.test_fraction
     )
     return {
@@ -548,7 +165,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
     count = 0
     for path in paths:
       source = os.path.relpath(path, manual_dir)
-      for index, image in file_examples(
+      for index, image in image_files.file_examples(
           path, config.image_size, config.percentile, config.empty_threshold
       ):
         count += 1

@@ -1,4 +1,10 @@
-"""Physics of the synthetic phase: dipole field, chemical shift, background.
+"""Acquisition physics of the simulator: field, chemical shift, receiver.
+
+The sources of the synthetic image's phase (the dipole field of the tissue
+susceptibility, fat's chemical shift, a smooth background phase) and the
+receiver's effects on the signal (receive bias, point spread). Every function
+is pure: a random draw takes its numpy Generator as an argument. Phase is
+returned unwrapped; `kspace.phase.wrap_phase` wraps it.
 
 Units: susceptibility and field in ppm (of B0), phase in radians. The phase
 accrued by an off-resonance of f ppm after time TE is
@@ -21,32 +27,16 @@ GYROMAGNETIC_RATIO_MHZ_PER_T = 42.577478
 FAT_SHIFT_PPM = -3.4
 
 
-def wrap_phase(phase: np.ndarray) -> np.ndarray:
-  """Wraps radians to (-pi, pi] as float32, with atan2 semantics.
-
-  angle(exp(i phi)) can return -pi (atan2 of -0.0); it is mapped to +pi, and
-  the test is done after the float32 cast so that rounding cannot produce a
-  value at or below -pi in float32.
+def phase_per_ppm(field_strength_t: float, echo_time_ms: float) -> float:
+  """Radians accrued per ppm of off-resonance after `echo_time_ms`.
 
   Args:
-    phase: real array, radians.
+    field_strength_t: B0 in tesla.
+    echo_time_ms: off-resonance accrual time in milliseconds.
 
   Returns:
-    float32 array of the same shape in (-pi, pi].
+    float radians per ppm.
   """
-  wrapped = np.angle(np.exp(1j * np.asarray(phase, np.float64)))
-  return angle_to_float32(wrapped)
-
-
-def angle_to_float32(angle: np.ndarray) -> np.ndarray:
-  """Casts an np.angle result to float32 in (-pi, pi] (-pi becomes +pi)."""
-  angle = np.asarray(angle).astype(np.float32)
-  pi32 = np.float32(np.pi)
-  return np.where(angle <= -pi32, pi32, angle).astype(np.float32)
-
-
-def phase_per_ppm(field_strength_t: float, echo_time_ms: float) -> float:
-  """Radians accrued per ppm of off-resonance after `echo_time_ms`."""
   larmor_hz = GYROMAGNETIC_RATIO_MHZ_PER_T * 1e6 * field_strength_t
   return 2 * np.pi * larmor_hz * 1e-6 * echo_time_ms * 1e-3
 
@@ -179,3 +169,45 @@ def background_phase(
         -((y - cy) ** 2 + (x - cx) ** 2) / (2 * width**2)
     )
   return phase
+
+
+def receive_bias(
+    rng: np.random.Generator, y: np.ndarray, x: np.ndarray, std: float
+) -> np.ndarray:
+  """Smooth multiplicative receive-bias field: exp(random quadratic).
+
+  Args:
+    rng: numpy Generator (draws 5 normal coefficients).
+    y, x: normalised coordinates (H, W), see `phantom.normalized_grid`.
+    std: std of the coefficients of y, x, y^2, xy, x^2 in the log bias.
+
+  Returns:
+    float64 positive gain (H, W).
+  """
+  coeffs = rng.normal(0, std, 5)
+  log_bias = (
+      coeffs[0] * y
+      + coeffs[1] * x
+      + coeffs[2] * y**2
+      + coeffs[3] * x * y
+      + coeffs[4] * x**2
+  )
+  return np.exp(log_bias)
+
+
+def gaussian_blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
+  """Gaussian point spread (finite resolution, partial volume), periodic.
+
+  Multiplies the image's (unshifted) FFT by exp(-2 pi^2 sigma^2 |k|^2).
+
+  Args:
+    image: (H, W) real or complex.
+    sigma_px: Gaussian standard deviation in pixels (0: no blur).
+
+  Returns:
+    complex128 (H, W).
+  """
+  ky = np.fft.fftfreq(image.shape[0])[:, None]
+  kx = np.fft.fftfreq(image.shape[1])[None, :]
+  gain = np.exp(-2 * (np.pi * sigma_px) ** 2 * (ky**2 + kx**2))
+  return np.fft.ifft2(np.fft.fft2(image) * gain)

@@ -1,4 +1,4 @@
-"""Procedural tissue-class anatomy for the synthetic MRI set.
+"""Procedural tissue-class anatomy: the simulator's cross-sections.
 
 A cross-section is painted from back to front with smooth random blobs
 (ellipses whose boundary radius is perturbed by a few angular harmonics):

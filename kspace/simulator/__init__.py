@@ -1,0 +1,18 @@
+"""The MR simulator: procedural anatomy, acquisition physics, the generator.
+
+Layer 2 (DESIGN.md, "Layers"): it imports only `kspace` physics (coils,
+`kspace.phase.wrap_phase`) and numpy; the TFDS builder
+`kspace.datasets.synthetic_mri` stores its output.
+
+  * `phantom`: tissue-class anatomy (brain, knee, body) and per-class
+    properties (`TISSUES`);
+  * `physics`: dipole field map, chemical shift, background phase, receive
+    bias, point spread;
+  * `generator`: `SyntheticParams` and `generate_example`, a pipeline of
+    small pure stages; `example_rng` seeds a dataset's examples.
+"""
+
+from kspace.simulator.generator import DEFAULT_PARAMS
+from kspace.simulator.generator import example_rng
+from kspace.simulator.generator import generate_example
+from kspace.simulator.generator import SyntheticParams
