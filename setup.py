@@ -14,6 +14,8 @@ setuptools.setup(
         include=[
             "kspace",
             "kspace.*",
+            "runtime",
+            "runtime.*",
             "score_phase",
             "score_phase.*",
             "recon",

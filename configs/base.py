@@ -56,3 +56,44 @@ def get_data_config(image_size: int = 128) -> ml_collections.ConfigDict:
   # Seed of the synthetic set: the same seed gives the same images.
   data.seed = 0
   return data
+
+
+def get_train_config() -> ml_collections.ConfigDict:
+  """The training loop's block (`runtime.train_loop`), the same for every
+  trainer; experiment files change values, never names."""
+  train = ml_collections.ConfigDict()
+  # Global batch size (a multiple of the device count).
+  train.batch_size = 8
+  train.num_steps = 10_000
+  # Metrics are averaged over the steps between two logs.
+  train.log_every = 100
+  train.checkpoint_every = 1_000
+  # Checkpoints kept (>= 2, so a corrupt newest one falls back).
+  train.max_to_keep = 3
+  # Save checkpoints in the background while training continues.
+  train.async_checkpoint = True
+  # Period of the trainer's validation hook (recon metrics, SBDM sample
+  # figures); 0: only after the last step.
+  train.eval_every = 0
+  return train
+
+
+def get_optim_config() -> ml_collections.ConfigDict:
+  """The optimizer block (`runtime.optimizers.create_optimizer`)."""
+  optim = ml_collections.ConfigDict()
+  # adam (AdamW with weight_decay) | rmsprop.
+  optim.optimizer = "adam"
+  optim.lr = 1e-4
+  # constant | cosine | step (multiply by decay_factor every decay_every).
+  optim.schedule = "constant"
+  # Linear warmup from 0 over this many steps.
+  optim.warmup_steps = 0
+  optim.decay_every = 40_000
+  optim.decay_factor = 0.1
+  optim.beta1 = 0.9
+  optim.beta2 = 0.999
+  optim.eps = 1e-8
+  optim.weight_decay = 0.0
+  # Global gradient-norm clip (0: off).
+  optim.grad_clip = 0.0
+  return optim

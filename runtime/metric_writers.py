@@ -21,18 +21,32 @@ class NonFiniteLossError(FloatingPointError):
 
 class MetricWriter:
   """Appends {"step": s, name: value, ...} lines to `<workdir>/metrics.jsonl`
-  and writes the same scalars to TensorBoard under `<workdir>/tensorboard`."""
+  and writes the same scalars to TensorBoard under `<workdir>/tensorboard`.
 
-  def __init__(self, workdir: str | epath.Path, enabled: bool | None = None):
+  A run resumed at step s passes `resume_step=s`: what an interrupted run
+  logged after its last checkpoint is dropped (from the JSONL file, and via
+  TensorBoard's purge_step), so every step is recorded once.
+  """
+
+  def __init__(
+      self,
+      workdir: str | epath.Path,
+      enabled: bool | None = None,
+      resume_step: int | None = None,
+  ):
     self.enabled = jax.process_index() == 0 if enabled is None else enabled
     workdir = epath.Path(workdir)
     self._jsonl = None
     self._tensorboard = None
     if self.enabled:
       workdir.mkdir(parents=True, exist_ok=True)
-      self._jsonl = (workdir / "metrics.jsonl").open("a")
+      path = workdir / "metrics.jsonl"
+      if resume_step is not None:
+        _drop_lines_after(path, resume_step)
+      self._jsonl = path.open("a")
       self._tensorboard = tensorboardX.SummaryWriter(
-          str(workdir / "tensorboard")
+          str(workdir / "tensorboard"),
+          purge_step=None if resume_step is None else resume_step + 1,
       )
 
   def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
@@ -55,6 +69,19 @@ class MetricWriter:
     if self.enabled:
       self._jsonl.close()
       self._tensorboard.close()
+
+
+def _drop_lines_after(path: epath.Path, step: int) -> None:
+  """Rewrites a metrics.jsonl without lines past `step` (atomic rename)."""
+  if not path.exists():
+    return
+  lines = path.read_text().splitlines(keepends=True)
+  kept = [line for line in lines if json.loads(line)["step"] <= step]
+  if len(kept) == len(lines):
+    return
+  tmp = path.with_name(path.name + ".tmp")
+  tmp.write_text("".join(kept))
+  tmp.replace(path)
 
 
 def progress_bar(total_steps: int, initial_step: int, description: str):

@@ -70,6 +70,32 @@ def shard_batch(batch, mesh: jax.sharding.Mesh):
   )
 
 
+def pad_to_multiple(batch, multiple: int):
+  """Pads the leading axis of every array by repeating the last row.
+
+  Jitted steps shard the batch over devices, so a short batch (the last one
+  of an evaluation split, or a few images for a sampler) is padded to a
+  multiple of the device count and the padding dropped from the results.
+
+  Args:
+    batch: pytree of host arrays sharing their leading (batch) size B.
+    multiple: e.g. `jax.device_count()` or a per-process batch size.
+
+  Returns:
+    (padded pytree with leading size ceil(B / multiple) * multiple, B).
+  """
+  count = jax.tree.leaves(batch)[0].shape[0]
+  pad = -count % multiple
+  if not pad:
+    return batch, count
+  return (
+      jax.tree.map(
+          lambda x: np.concatenate([x, np.repeat(x[-1:], pad, axis=0)]), batch
+      ),
+      count,
+  )
+
+
 def replicate(tree, mesh: jax.sharding.Mesh):
   """Copies a pytree (e.g. parameters) to every device of the mesh."""
   return jax.device_put(tree, replicated(mesh))

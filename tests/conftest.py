@@ -11,3 +11,34 @@ os.environ["XLA_FLAGS"] = " ".join([
     "--xla_force_host_platform_device_count=4",
 ]).strip()
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Persistent compilation cache: a second run of the suite (and the
+# subprocesses it starts) loads compiled steps instead of recompiling.
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR",
+    os.path.join(os.path.dirname(os.path.dirname(__file__)), ".jax_cache"),
+)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+
+import contextlib
+import logging
+
+import jax
+import pytest
+
+
+@pytest.fixture
+def count_traces(caplog):
+  """`with count_traces("train_step") as traces:` ... `traces()` is how often
+  a jitted function of that name was traced inside the block (a trace-count
+  guard: a step that recompiles after its first call fails the test)."""
+
+  @contextlib.contextmanager
+  def counting(name: str):
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), jax.log_compiles(True):
+      yield lambda: sum(
+          f"Finished tracing {name} for jit" in record.getMessage()
+          for record in caplog.records
+      )
+
+  return counting

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from etils import epath
 
-from launch import checkpoints
-from launch import metric_writers
-from launch import parallel
+from runtime import checkpoints
+from runtime import metric_writers
+from runtime import parallel
 
 
 def test_mesh_spans_the_forced_devices_and_shards_the_batch():
@@ -117,3 +117,33 @@ def test_check_finite_names_the_step_and_checkpoint():
     metric_writers.check_finite(
         {"loss": float("nan")}, step=7, last_checkpoint_step=5
     )
+
+
+def test_resumed_writer_drops_what_an_interrupted_run_logged_after_the_checkpoint(
+    tmp_path,
+):
+  writer = metric_writers.MetricWriter(tmp_path, enabled=True)
+  for step in range(1, 6):
+    writer.write_scalars(step, {"train/loss": step})
+  writer.close()
+  # Killed after step 5 with the last checkpoint at step 4: resume there.
+  writer = metric_writers.MetricWriter(tmp_path, enabled=True, resume_step=4)
+  for step in (5, 6):
+    writer.write_scalars(step, {"train/loss": 10 * step})
+  writer.close()
+  lines = [
+      json.loads(l)
+      for l in (tmp_path / "metrics.jsonl").read_text().splitlines()
+  ]
+  assert [l["step"] for l in lines] == [1, 2, 3, 4, 5, 6]
+  assert lines[4]["train/loss"] == 50
+
+
+def test_pad_to_multiple_repeats_the_last_row():
+  batch = {"x": np.arange(5, dtype=np.float32), "y": np.ones((5, 2))}
+  padded, count = parallel.pad_to_multiple(batch, 4)
+  assert count == 5
+  np.testing.assert_array_equal(padded["x"], [0, 1, 2, 3, 4, 4, 4, 4])
+  assert padded["y"].shape == (8, 2)
+  same, count = parallel.pad_to_multiple(batch, 5)
+  assert same is batch and count == 5

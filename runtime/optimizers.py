@@ -1,0 +1,80 @@
+"""The optimizer factory every trainer uses (the `optim` config block).
+
+Fields (configs/base.get_optim_config): optimizer (adam | rmsprop), lr,
+schedule (constant | cosine | step), warmup_steps, decay_every,
+decay_factor, beta1, beta2, eps, weight_decay, grad_clip (0: off).
+"""
+
+import ml_collections
+import optax
+
+
+def create_learning_rate_fn(
+    optim: ml_collections.ConfigDict, num_steps: int
+) -> optax.Schedule:
+  """Linear warmup from 0, then constant / cosine / step decay.
+
+  Args:
+    optim: the `optim` block.
+    num_steps: training steps (the cosine decay ends there).
+
+  Returns:
+    step -> learning rate.
+  """
+  if optim.schedule == "constant":
+    decay = optax.constant_schedule(optim.lr)
+  elif optim.schedule == "cosine":
+    decay = optax.cosine_decay_schedule(
+        optim.lr, max(num_steps - optim.warmup_steps, 1)
+    )
+  elif optim.schedule == "step":
+    decay = optax.exponential_decay(
+        optim.lr, optim.decay_every, optim.decay_factor, staircase=True
+    )
+  else:
+    raise ValueError(
+        f"Unknown optim.schedule {optim.schedule!r}; use constant | cosine |"
+        " step."
+    )
+  if not optim.warmup_steps:
+    return decay
+  warmup = optax.linear_schedule(0.0, optim.lr, optim.warmup_steps)
+  return optax.join_schedules([warmup, decay], [optim.warmup_steps])
+
+
+def create_optimizer(
+    optim: ml_collections.ConfigDict, num_steps: int
+) -> tuple[optax.GradientTransformation, optax.Schedule]:
+  """Adam(W) or RMSProp with the schedule, weight decay and clipping.
+
+  Args:
+    optim: the `optim` block.
+    num_steps: training steps (for the schedule).
+
+  Returns:
+    (optax transformation, learning-rate schedule).
+  """
+  learning_rate_fn = create_learning_rate_fn(optim, num_steps)
+  if optim.optimizer == "adam":
+    base = optax.adamw(
+        learning_rate_fn,
+        b1=optim.beta1,
+        b2=optim.beta2,
+        eps=optim.eps,
+        weight_decay=optim.weight_decay,
+    )
+  elif optim.optimizer == "rmsprop":
+    base = optax.chain(
+        optax.add_decayed_weights(optim.weight_decay),
+        optax.rmsprop(learning_rate_fn, eps=optim.eps),
+    )
+  else:
+    raise ValueError(
+        f"Unknown optim.optimizer {optim.optimizer!r}; use adam | rmsprop."
+    )
+  if optim.grad_clip <= 0:
+    return base, learning_rate_fn
+  return (
+      optax.chain(optax.clip_by_global_norm(optim.grad_clip), base),
+      learning_rate_fn,
+  )
