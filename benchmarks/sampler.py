@@ -24,10 +24,11 @@ import jax
 import numpy as np
 
 from configs import phase_sbdm
-from launch import parallel
+from runtime import parallel
+from score_phase import evaluation
+from score_phase import inference
 from score_phase import input_pipeline
 from score_phase import phase_sources
-from score_phase import train
 
 # (label, sampler overrides): the quality-vs-steps grid.
 SETTINGS = (
@@ -72,7 +73,7 @@ def main(argv):
   config.eval.num_samples = args.num_samples
   config.eval.batch_size = args.num_images
   mesh = parallel.create_mesh()
-  step, state, _ = train.restore_checkpoint(config, args.workdir, mesh)
+  step, state = inference.restore_state(config, args.workdir, mesh)
   params = state.ema_params if args.use_ema else state.params
   source = input_pipeline.get_source(config.data, config.data.val_split)
   batch = next(
@@ -82,7 +83,7 @@ def main(argv):
       batch["magnitude"], config.data.image_size
   )
   images = args.num_images * args.num_samples
-  score = train._get_metrics_fn(  # pylint: disable=protected-access
+  score = evaluation.get_metrics_fn(
       config.eval.background_threshold, config.eval.center_fraction
   )
   phase = batch["phase"].astype(np.float32)
@@ -92,9 +93,9 @@ def main(argv):
   for label, overrides in SETTINGS:
     if args.only and label not in args.only.split(","):
       continue
-    sampling_config = config.sampling.copy_and_resolve_references()
-    sampling_config.update(overrides)
-    sample_phase, nfe = train.get_phase_sampler(config, mesh, sampling_config)
+    setting = config.copy_and_resolve_references()
+    setting.sampling.update(overrides)
+    sample_phase, nfe = inference.get_phase_sampler(setting, mesh)
     rng = jax.random.key(1)
     compiled = sample_phase.lower(rng, params, sharded).compile()
     start = time.perf_counter()

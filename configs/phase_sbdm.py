@@ -134,45 +134,37 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Second conditioning path: pooled magnitude into every residual block.
   model.magnitude_pyramid = True
 
-  config.training = training = ml_collections.ConfigDict()
-  # Global batch (a multiple of the device count).
-  training.batch_size = v["batch_size"]
-  training.num_steps = arg.steps or v["num_steps"]
+  config.ema = ema = ml_collections.ConfigDict()
+  # EMA decay of the parameters (sampling uses the EMA).
+  ema.rate = 0.999 if arg.variant != "tiny" else 0.9
+  # Warmup: decay min(rate, (1 + step) / (warmup + step)), so short runs
+  # do not sample with a mix of trained and initial weights (0: off, the
+  # paper's constant decay).
+  ema.warmup = 0.0 if arg.variant == "paper" else 10.0
+
+  config.loss = loss = ml_collections.ConfigDict()
   # Smallest diffusion time of the loss (avoids the std -> 0 singularity).
-  training.eps = 1e-5
+  loss.eps = 1e-5
   # Weight the loss by g(t)^2 instead of std(t)^2.
-  training.likelihood_weighting = False
+  loss.likelihood_weighting = False
   # Magnitude at which a pixel gets full loss weight, and the floor weight
   # of background (the phase there is noise).
-  training.magnitude_threshold = 0.1
-  training.background_weight = 0.05
-  # EMA decay of the parameters (sampling uses the EMA).
-  training.ema_rate = 0.999 if arg.variant != "tiny" else 0.9
-  # EMA warmup: decay min(ema_rate, (1 + step) / (ema_warmup + step)), so
-  # short runs do not sample with a mix of trained and initial weights
-  # (0: off, the paper's constant decay).
-  training.ema_warmup = 0.0 if arg.variant == "paper" else 10.0
-  training.log_every = 50 if arg.variant != "tiny" else 2
-  training.checkpoint_every = 500 if arg.variant != "tiny" else 4
-  # Checkpoints kept (>= 2) and whether saves are asynchronous.
-  training.keep_checkpoints = 3
-  training.async_checkpoints = True
-  # Sample figures every this many steps (0: only at the end).
-  training.figure_every = 1000 if arg.variant != "tiny" else 0
-  # Examples and samples per example in the figures.
-  training.figure_examples = 4
-  training.figure_samples = 3
+  loss.magnitude_threshold = 0.1
+  loss.background_weight = 0.05
 
-  config.optim = optim = ml_collections.ConfigDict()
+  config.train = train = base.get_train_config()
+  train.batch_size = v["batch_size"]
+  train.num_steps = arg.steps or v["num_steps"]
+  train.log_every = 50 if arg.variant != "tiny" else 2
+  train.checkpoint_every = 500 if arg.variant != "tiny" else 4
+  # Sample figures of the validation images every this many steps.
+  train.eval_every = 1000 if arg.variant != "tiny" else 0
+
+  config.optim = optim = base.get_optim_config()
   # The tiny (test) model overfits a few images in tens of steps.
   optim.lr = {"tiny": 2e-3, "cpu32": 2e-4}.get(arg.variant, 1e-4)
   optim.warmup_steps = {"tiny": 2, "cpu32": 200}.get(arg.variant, 5000)
-  optim.beta1 = 0.9
-  optim.beta2 = 0.999
-  optim.eps = 1e-8
-  # Global gradient-norm clipping (0: off).
   optim.grad_clip = 1.0
-  optim.weight_decay = 0.0
 
   config.sampling = sampling = ml_collections.ConfigDict()
   # pc | ode | heun (score_phase/sampling.py).
@@ -210,6 +202,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   evaluation.background_threshold = 0.05
   # Central k-space block (fraction of each side) of kspace_nmse_center.
   evaluation.center_fraction = 0.125
+  # Validation examples in the sample figures, and samples per example.
+  evaluation.figure_examples = 4
+  evaluation.figure_samples = 3
   # Naive guesses scored alongside (score_phase.phase_sources names).
   evaluation.baselines = ("zero", "smooth_polynomial", "smooth_kspace_box")
   return config

@@ -12,7 +12,6 @@ import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import optax
 
 from score_phase import representation
@@ -38,38 +37,6 @@ class TrainState:
   opt_state: optax.OptState
   ema_params: dict
   rng: jax.Array
-
-
-def get_optimizer(config: ml_collections.ConfigDict):
-  """Adam with linear warmup and global-norm gradient clipping.
-
-  Args:
-    config: the `optim` block: lr, warmup_steps, beta1, beta2, eps,
-      grad_clip, weight_decay.
-
-  Returns:
-    (optax GradientTransformation, schedule step -> learning rate).
-  """
-  schedule = optax.join_schedules(
-      [
-          optax.linear_schedule(0.0, config.lr, max(config.warmup_steps, 1)),
-          optax.constant_schedule(config.lr),
-      ],
-      [config.warmup_steps],
-  )
-  transforms = []
-  if config.grad_clip > 0:
-    transforms.append(optax.clip_by_global_norm(config.grad_clip))
-  transforms.append(
-      optax.adamw(
-          schedule,
-          b1=config.beta1,
-          b2=config.beta2,
-          eps=config.eps,
-          weight_decay=config.weight_decay,
-      )
-  )
-  return optax.chain(*transforms), schedule
 
 
 # PRNG of the parameter initialisation only: XLA's RngBitGenerator compiles
@@ -186,7 +153,7 @@ def get_train_step(
 
   Args:
     loss_fn: from `get_loss_fn`.
-    optimizer: from `get_optimizer`.
+    optimizer: from `runtime.optimizers.create_optimizer`.
     schedule: the learning-rate schedule (for logging).
     ema_rate: EMA decay per step.
     ema_warmup: > 0 enables the EMA warmup of `ema_decay` (0: constant

@@ -34,19 +34,20 @@
 import jax
 import jax.numpy as jnp
 
+from kspace import phase as phase_lib
+
 from kspace import fft
-from score_phase import phase_sources
 
 
 def circular_difference(a: jax.Array, b: jax.Array) -> jax.Array:
   """wrap(a - b) in (-pi, pi], elementwise."""
-  return phase_sources.wrap_phase(a - b)
+  return phase_lib.wrap_phase(a - b)
 
 
 def circular_mean(phases: jax.Array, axis: int = 0) -> jax.Array:
   """angle(mean(exp(i phi))) along `axis`, in (-pi, pi]."""
   mean = jnp.mean(jnp.exp(1j * phases), axis=axis)
-  return phase_sources.wrap_phase(jnp.angle(mean))
+  return phase_lib.wrap_phase(jnp.angle(mean))
 
 
 def circular_std(
@@ -84,7 +85,7 @@ def align_global_phase(
   """
   resultant = jnp.sum(magnitude * jnp.exp(1j * (phase - target)), axis=(-2, -1))
   offset = jnp.angle(resultant)[..., None, None]
-  return phase_sources.wrap_phase(phase - offset)
+  return phase_lib.wrap_phase(phase - offset)
 
 
 def neighbour_differences(phase: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -19,8 +19,8 @@ independent of the anatomy (they only read the magnitude's shape):
   smooth_polynomial  a random low-order 2-D polynomial (in normalised
                      coordinates), wrapped.
 
-The learned, anatomy-dependent source is `load_sbdm_phase_fn` (a trained
-score model and a sampler); it is expensive, so experiments pre-synthesize.
+The learned, anatomy-dependent sources (the SBDM) are loaded by
+`score_phase.inference`, which also looks up every source by name.
 """
 
 from collections.abc import Callable
@@ -30,12 +30,11 @@ import jax
 import jax.numpy as jnp
 
 from kspace import fft
+from kspace import phase as phase_lib
 from score_phase import registry
 
-PhaseFn = Callable[[jax.Array, jax.Array], jax.Array]
-
-PHASE_SOURCES: registry.Registry[Callable[..., PhaseFn]] = registry.Registry(
-    "phase source"
+PHASE_SOURCES: registry.Registry[Callable[..., phase_lib.PhaseFn]] = (
+    registry.Registry("phase source")
 )
 
 # Defaults of the baselines' keyword arguments (the values used in the
@@ -45,19 +44,6 @@ DEFAULT_GAUSSIAN_STD = 1.0  # radians
 DEFAULT_KSPACE_BOX_SIZE = 5  # pixels per side of the centered k-space box
 DEFAULT_POLYNOMIAL_ORDER = 2  # highest total degree of the polynomial
 DEFAULT_POLYNOMIAL_SCALE = math.pi  # std of each coefficient, radians
-
-
-def wrap_phase(phase: jax.Array) -> jax.Array:
-  """Wraps angles to (-pi, pi] (float32, same shape).
-
-  `jnp.angle` returns [-pi, pi]; mapping pi - mod(pi - phi, 2 pi) sends -pi
-  to +pi so every angle has one representative.
-  """
-  phase = jnp.asarray(phase, jnp.float32)
-  two_pi = jnp.float32(2 * math.pi)
-  wrapped = jnp.float32(math.pi) - jnp.mod(jnp.float32(math.pi) - phase, two_pi)
-  # Float rounding can give mod == 2 pi exactly, i.e. -pi; fold it back.
-  return jnp.where(wrapped <= -jnp.float32(math.pi), wrapped + two_pi, wrapped)
 
 
 def _check_magnitude(magnitude: jax.Array) -> jax.Array:
@@ -76,13 +62,13 @@ def _per_example(sample_one: Callable[[jax.Array, tuple[int, int]], jax.Array]):
     magnitude = _check_magnitude(magnitude)
     keys = jax.random.split(key, magnitude.shape[0])
     phase = jax.vmap(lambda k: sample_one(k, magnitude.shape[1:]))(keys)
-    return wrap_phase(phase)
+    return phase_lib.wrap_phase(phase)
 
   return phase_fn
 
 
 @PHASE_SOURCES.register("zero")
-def zero_phase() -> PhaseFn:
+def zero_phase() -> phase_lib.PhaseFn:
   """Zero phase: a real, non-negative image."""
 
   def phase_fn(key: jax.Array, magnitude: jax.Array) -> jax.Array:
@@ -93,7 +79,7 @@ def zero_phase() -> PhaseFn:
 
 
 @PHASE_SOURCES.register("uniform")
-def uniform_phase() -> PhaseFn:
+def uniform_phase() -> phase_lib.PhaseFn:
   """I.i.d. uniform phase on (-pi, pi] per pixel."""
   return _per_example(
       lambda key, shape: jax.random.uniform(
@@ -103,7 +89,7 @@ def uniform_phase() -> PhaseFn:
 
 
 @PHASE_SOURCES.register("gaussian")
-def gaussian_phase(std: float = DEFAULT_GAUSSIAN_STD) -> PhaseFn:
+def gaussian_phase(std: float = DEFAULT_GAUSSIAN_STD) -> phase_lib.PhaseFn:
   """I.i.d. zero-mean Gaussian phase with standard deviation `std` radians."""
   if std < 0:
     raise ValueError(f"gaussian phase needs std >= 0, got {std}.")
@@ -115,7 +101,7 @@ def gaussian_phase(std: float = DEFAULT_GAUSSIAN_STD) -> PhaseFn:
 @PHASE_SOURCES.register("smooth_kspace_box")
 def smooth_kspace_box_phase(
     box_size: int = DEFAULT_KSPACE_BOX_SIZE,
-) -> PhaseFn:
+) -> phase_lib.PhaseFn:
   """Angle of ifft2c of random complex coefficients in a centered k-space box.
 
   Args:
@@ -151,7 +137,7 @@ def smooth_kspace_box_phase(
 def smooth_polynomial_phase(
     order: int = DEFAULT_POLYNOMIAL_ORDER,
     scale: float = DEFAULT_POLYNOMIAL_SCALE,
-) -> PhaseFn:
+) -> phase_lib.PhaseFn:
   """A random 2-D polynomial sum_{i+j<=order} c_ij x^i y^j, wrapped.
 
   Coordinates x, y span [-1, 1] over the image; c_ij ~ N(0, scale^2).
@@ -176,19 +162,17 @@ def smooth_polynomial_phase(
   return _per_example(sample_one)
 
 
-def get_phase_fn(name: str, **kwargs) -> PhaseFn:
-  """A jittable `phase_fn(key, magnitude (B,H,W)) -> (B,H,W) in (-pi, pi]`.
+def get_phase_fn(name: str, **kwargs) -> phase_lib.PhaseFn:
+  """A jittable baseline `phase_fn(key, magnitude (B,H,W)) -> (B,H,W)`.
 
   Args:
-    name: a registered source (see `PHASE_SOURCES.names()`), or "sbdm" with
-      kwargs for `load_sbdm_phase_fn` (workdir, sampler_name, ...).
+    name: a registered source (see `PHASE_SOURCES.names()`); learned
+      sources (the SBDM) are loaded by `score_phase.inference`.
     **kwargs: the source's keyword arguments (e.g. std=0.5 for "gaussian").
 
   Returns:
-    The phase function.
+    The phase function, values in (-pi, pi].
   """
-  if name == "sbdm":
-    return load_sbdm_phase_fn(**kwargs)
   factory = PHASE_SOURCES.get(name)
   try:
     return factory(**kwargs)
@@ -196,15 +180,3 @@ def get_phase_fn(name: str, **kwargs) -> PhaseFn:
     raise ValueError(
         f"Bad keyword arguments {kwargs} for phase source {name!r}: {error}"
     ) from error
-
-
-def load_sbdm_phase_fn(workdir_or_checkpoint: str, **kwargs) -> PhaseFn:
-  """A `phase_fn` sampling from a trained conditional score model.
-
-  See `score_phase.synthesizer.load_sbdm_phase_fn` for the arguments; this
-  wrapper keeps the heavy imports (flax, orbax) out of the baselines.
-  """
-  # pylint: disable-next=g-import-not-at-top
-  from score_phase import synthesizer
-
-  return synthesizer.load_sbdm_phase_fn(workdir_or_checkpoint, **kwargs)

@@ -11,7 +11,7 @@ irrelevant, since m exp(i phi) ~ 0) does not dominate it.
 import jax
 import jax.numpy as jnp
 
-from score_phase import phase_sources
+from kspace import phase as phase_lib
 
 
 def phase_to_phasor(phase: jax.Array) -> jax.Array:
@@ -22,7 +22,7 @@ def phase_to_phasor(phase: jax.Array) -> jax.Array:
 
 def phasor_to_phase(x: jax.Array) -> jax.Array:
   """(B,H,W,2) -> (B,H,W) float32 phase atan2(sin, cos) in (-pi, pi]."""
-  return phase_sources.wrap_phase(jnp.arctan2(x[..., 1], x[..., 0]))
+  return phase_lib.wrap_phase(jnp.arctan2(x[..., 1], x[..., 0]))
 
 
 def pixel_weights(

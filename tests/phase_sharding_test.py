@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from configs import phase_sbdm
-from kspace.datasets import synthetic_mri
-from launch import parallel
+from kspace.simulator import generator
+from runtime import parallel
+from runtime import train_loop
+from score_phase import inference
 from score_phase import train
 
 CONFIG = phase_sbdm.get_config("tiny")
@@ -25,10 +27,8 @@ def _single_device_mesh():
 
 def _batch():
   examples = [
-      synthetic_mri.generate_example(
-          synthetic_mri.example_rng(0, "train", i), SIZE
-      )
-      for i in range(CONFIG.training.batch_size)
+      generator.generate_example(generator.example_rng(0, "train", i), SIZE)
+      for i in range(CONFIG.train.batch_size)
   ]
   return {
       key: np.stack([e[key] for e in examples])
@@ -46,10 +46,11 @@ def results():
       ("sharded", parallel.create_mesh()),
       ("single", _single_device_mesh()),
   ):
-    state = train._get_init(train._step_json(CONFIG), mesh)(jax.random.key(0))
-    step = train._get_train_step(train._step_json(CONFIG), mesh)
+    init = train_loop.compiled_init(inference.get_init_fn(CONFIG), mesh)
+    state = init(jax.random.key(0))
+    step = train_loop.compiled_step(train.get_train_step(CONFIG), mesh)
     state, metrics = step(state, parallel.shard_batch(batch, mesh), key)
-    sample_phase, _ = train.get_phase_sampler(CONFIG, mesh)
+    sample_phase, _ = inference.get_phase_sampler(CONFIG, mesh)
     phase = sample_phase(
         jax.random.key(3),
         state.params,
@@ -84,7 +85,7 @@ def test_train_step_sharded_equals_single_device(results):
 
 def test_sampler_sharded_equals_single_device(results):
   sharded, single = results["sharded"][2], results["single"][2]
-  assert sharded.shape == (CONFIG.training.batch_size, SIZE, SIZE)
+  assert sharded.shape == (CONFIG.train.batch_size, SIZE, SIZE)
   assert np.all(sharded > -np.pi) and np.all(sharded <= np.pi)
   np.testing.assert_allclose(
       np.exp(1j * sharded), np.exp(1j * single), atol=1e-4

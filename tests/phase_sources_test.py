@@ -96,16 +96,6 @@ def test_kspace_box_size_one_is_constant_phase():
   )
 
 
-def test_wrap_phase_interval():
-  angles = jnp.array([-math.pi, math.pi, 3 * math.pi, -3 * math.pi, 0.0, 7.0])
-  wrapped = np.asarray(phase_sources.wrap_phase(angles))
-  assert np.all(wrapped > -math.pi) and np.all(wrapped <= math.pi)
-  np.testing.assert_allclose(
-      np.exp(1j * wrapped), np.exp(1j * np.asarray(angles)), atol=1e-5
-  )
-  np.testing.assert_allclose(wrapped[:4], math.pi, atol=1e-5)
-
-
 def test_errors():
   with pytest.raises(ValueError, match="Unknown phase source"):
     phase_sources.get_phase_fn("nope")

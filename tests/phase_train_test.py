@@ -1,6 +1,7 @@
-"""End-to-end tests of score_phase.train on in-memory synthetic records:
-exact resume, NaN handling, sampling/evaluation, bad inputs, the SBDM phase
-source. Uses the `tiny` config (compiled steps shared with other modules)."""
+"""End-to-end tests of score_phase.train, .evaluation and .inference on
+in-memory synthetic records: exact resume, NaN handling, sampling and
+scoring, bad inputs, the SBDM as a phase source, no recompilation. Uses the
+`tiny` config (compiled steps shared with other modules)."""
 
 import json
 import shutil
@@ -10,25 +11,27 @@ import numpy as np
 import pytest
 
 from configs import phase_sbdm
-from kspace.datasets import synthetic_mri
-from launch import checkpoints
+from kspace.simulator import generator
 from launch import main as launch_main
-from launch import metric_writers
+from runtime import checkpoints
+from runtime import metric_writers
+from runtime import parallel
+from score_phase import evaluation
+from score_phase import inference
 from score_phase import input_pipeline
-from score_phase import phase_sources
 from score_phase import train
 
 SIZE = 16
 
 
-def _config(num_steps=6, **training):
+def _config(num_steps=6, **train_overrides):
   config = phase_sbdm.get_config("tiny")
-  config.training.num_steps = num_steps
-  config.training.checkpoint_every = 2
-  config.training.log_every = 2
-  config.training.figure_samples = 2
-  config.training.async_checkpoints = False
-  config.training.update(training)
+  config.train.num_steps = num_steps
+  config.train.checkpoint_every = 2
+  config.train.log_every = 2
+  config.train.async_checkpoint = False
+  config.train.update(train_overrides)
+  config.eval.figure_samples = 2
   config.eval.num_examples = 8
   config.eval.num_samples = 2
   return config
@@ -37,8 +40,8 @@ def _config(num_steps=6, **training):
 def _records(split, count):
   records = []
   for i in range(count):
-    example = synthetic_mri.generate_example(
-        synthetic_mri.example_rng(0, split, i), SIZE
+    example = generator.generate_example(
+        generator.example_rng(0, split, i), SIZE
     )
     records.append(
         {"magnitude": example["magnitude"], "phase": example["phase"]}
@@ -79,7 +82,12 @@ def test_writes_metrics_checkpoints_and_figures(trained):
       for l in (workdir / "metrics.jsonl").read_text().splitlines()
   ]
   assert [l["step"] for l in lines] == [2, 4, 6]
-  assert all(np.isfinite(l["loss"]) and "steps_per_sec" in l for l in lines)
+  for line in lines:
+    assert np.isfinite(line["train/loss"]) and line["train/loss"] > 0
+    assert line["train/steps_per_second"] > 0
+  # Metrics are averaged over the logged steps: lr(0) = 0 and lr(1) = 1e-3
+  # in the 2-step warmup, then the full 2e-3.
+  assert [l["train/lr"] for l in lines] == pytest.approx([5e-4, 2e-3, 2e-3])
   assert sorted(
       int(p.name)
       for p in (workdir / "checkpoints").iterdir()
@@ -88,7 +96,7 @@ def test_writes_metrics_checkpoints_and_figures(trained):
       2,
       4,
       6,
-  ]  # keep_checkpoints = 3
+  ]  # max_to_keep = 3
   assert list((workdir / "figures").glob("train_samples_0000006.png"))
   assert list((workdir / "tensorboard").iterdir())
 
@@ -108,7 +116,7 @@ def test_resume_is_exact(trained):
 def test_sample_and_evaluate(trained):
   workdir, _ = trained["full"]
   config = _config(6)
-  summary = train.sample_and_evaluate(config, str(workdir), val_source=VAL)
+  summary = evaluation.sample_and_evaluate(config, str(workdir), val_source=VAL)
   assert summary["step"] == 6 and summary["num_images"] == 8
   assert summary["nfe"] == 2 * config.sampling.num_steps - 1
   for key in (
@@ -130,9 +138,7 @@ def test_sample_and_evaluate(trained):
 
 def test_sbdm_phase_source(trained):
   workdir, _ = trained["full"]
-  phase_fn = phase_sources.get_phase_fn(
-      "sbdm", workdir_or_checkpoint=str(workdir)
-  )
+  phase_fn = inference.get_phase_fn("sbdm", workdir=str(workdir))
   magnitude = np.stack([r["magnitude"] for r in VAL[:5]])  # padded to 8
   phase = np.asarray(phase_fn(jax.random.key(0), magnitude))
   assert phase.shape == (5, SIZE, SIZE) and phase.dtype == np.float32
@@ -165,25 +171,25 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(trained, tmp_path):
   manager = checkpoints.create_manager(run / "checkpoints", async_save=False)
   assert manager.latest_step() == 6
   manager.close()
-  step, state, _ = train.restore_checkpoint(
-      _config(10), str(run), train.parallel.create_mesh()
+  step, state = inference.restore_state(
+      _config(10), str(run), parallel.create_mesh()
   )
   assert step == 6
   jax.tree.map(np.testing.assert_array_equal, good.params, state.params)
 
 
 def test_missing_and_incompatible_checkpoints(trained, tmp_path):
-  with pytest.raises(checkpoints.CheckpointError, match="train first"):
-    train.sample_and_evaluate(_config(), str(tmp_path), val_source=VAL)
+  with pytest.raises(checkpoints.CheckpointError, match="--mode=train_phase"):
+    evaluation.sample_and_evaluate(_config(), str(tmp_path), val_source=VAL)
   workdir, _ = trained["full"]
   wider = _config()
   wider.model.nf = 16
   with pytest.raises(checkpoints.CheckpointError):
-    train.sample_and_evaluate(wider, str(workdir), val_source=VAL)
+    evaluation.sample_and_evaluate(wider, str(workdir), val_source=VAL)
   other_sde = _config()
   other_sde.sde.sigma_max = 10.0
   with pytest.raises(checkpoints.CheckpointError, match="sde"):
-    train.sample_and_evaluate(other_sde, str(workdir), val_source=VAL)
+    evaluation.sample_and_evaluate(other_sde, str(workdir), val_source=VAL)
 
 
 def test_bad_training_input(tmp_path):
@@ -204,19 +210,53 @@ def test_bad_training_input(tmp_path):
         SIZE,
     )
   bad_batch = _config(2)
-  bad_batch.training.batch_size = 6
+  bad_batch.train.batch_size = 6
   with pytest.raises(ValueError, match="divisible"):
     train.train_and_evaluate(
         bad_batch, str(tmp_path / "b"), train_source=TRAIN, val_source=VAL
     )
 
 
+def test_no_recompilation_on_resume_or_resampling(
+    trained, tmp_path, count_traces
+):
+  """Trace-count guard: a second run in the process reuses the compiled
+  train step, and later sampler calls the compiled sampler."""
+  workdir = tmp_path / "run"
+  shutil.copytree(trained["full"][0], workdir)
+  shutil.rmtree(workdir / "checkpoints" / "6")  # resume from step 4
+  with count_traces("train_step") as traces:
+    resumed = train.train_and_evaluate(
+        _config(6), str(workdir), train_source=TRAIN, val_source=VAL
+    )
+  assert int(resumed.step) == 6
+  assert traces() == 0
+  mesh = parallel.create_mesh()
+  sample_phase, _ = inference.get_phase_sampler(_config(), mesh)
+  _, state = inference.restore_state(_config(), str(workdir), mesh)
+  magnitude = np.stack([r["magnitude"] for r in VAL])
+  inference.sample_phases(
+      sample_phase, jax.random.key(0), state.params, magnitude, 1, mesh
+  )
+  with count_traces("sample_phase") as traces:
+    for seed in (1, 2):
+      inference.sample_phases(
+          sample_phase,
+          jax.random.key(seed),
+          state.ema_params,
+          magnitude,
+          1,
+          mesh,
+      )
+  assert traces() == 0
+
+
 def test_launch_modes_are_wired():
-  assert launch_main.resolve("train_phase") is train.train_and_evaluate
-  assert launch_main.resolve("sample_phase") is train.sample_and_evaluate
+  assert launch_main.MODES["train_phase"] is train.train_and_evaluate
+  assert launch_main.MODES["sample_phase"] is evaluation.sample_and_evaluate
   for variant in ("tiny", "cpu32", "synthetic128", "fastmri320", "paper"):
     config = phase_sbdm.get_config(variant)
-    assert config.training.batch_size % 4 == 0
-  assert phase_sbdm.get_config("cpu32,steps=7").training.num_steps == 7
+    assert config.train.batch_size % 4 == 0
+  assert phase_sbdm.get_config("cpu32,steps=7").train.num_steps == 7
   with pytest.raises(ValueError, match="Unknown variant"):
     phase_sbdm.get_config("huge")

@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from configs import phase_sbdm
-from kspace.datasets import synthetic_mri
-from launch import parallel
+from kspace.simulator import generator
+from runtime import optimizers
+from runtime import parallel
+from runtime import train_loop
+from score_phase import inference
 from score_phase import losses
 from score_phase import representation
 from score_phase import sde as sde_lib
@@ -20,9 +23,7 @@ SIZE = CONFIG.data.image_size
 
 def _batch(count=8):
   examples = [
-      synthetic_mri.generate_example(
-          synthetic_mri.example_rng(0, "train", i), SIZE
-      )
+      generator.generate_example(generator.example_rng(0, "train", i), SIZE)
       for i in range(count)
   ]
   return {
@@ -41,19 +42,23 @@ def pieces():
       devices=jax.devices()[:1],
       axis_types=(jax.sharding.AxisType.Auto,),
   )
-  state = train._get_init(train._step_json(CONFIG), mesh)(jax.random.key(0))
-  train_step = train._get_train_step(train._step_json(CONFIG), mesh)
+  state = train_loop.compiled_init(inference.get_init_fn(CONFIG), mesh)(
+      jax.random.key(0)
+  )
+  train_step = train_loop.compiled_step(train.get_train_step(CONFIG), mesh)
   model = model_utils.get_model(CONFIG.model)
   sde = sde_lib.get_sde(CONFIG.sde)
   loss_fn = losses.get_loss_fn(
       sde,
       model,
-      eps=CONFIG.training.eps,
+      eps=CONFIG.loss.eps,
       likelihood_weighting=False,
-      magnitude_threshold=CONFIG.training.magnitude_threshold,
-      background_weight=CONFIG.training.background_weight,
+      magnitude_threshold=CONFIG.loss.magnitude_threshold,
+      background_weight=CONFIG.loss.background_weight,
   )
-  _, schedule = losses.get_optimizer(CONFIG.optim)
+  _, schedule = optimizers.create_optimizer(
+      CONFIG.optim, CONFIG.train.num_steps
+  )
   return state, train_step, jax.jit(loss_fn), schedule
 
 

@@ -1,0 +1,219 @@
+"""A trained phase model as a `PhaseFn`, and every phase source by name.
+
+  phase_fn = inference.get_phase_fn("sbdm", workdir="runs/phase64")
+  phase = phase_fn(jax.random.key(0), magnitude)  # (B,H,W) in (-pi, pi]
+
+The SBDM's config is read from its checkpoint's metadata, so only the
+training workdir is needed. Sampling costs `nfe` network evaluations per
+image; experiments pre-synthesize phases once. This module never imports a
+trainer: it rebuilds the state's layout from the config and restores it.
+"""
+
+import functools
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+from etils import epath
+
+from kspace import phase as phase_lib
+from runtime import checkpoints
+from runtime import optimizers
+from runtime import parallel
+from runtime import train_loop
+from score_phase import input_pipeline
+from score_phase import losses
+from score_phase import phase_sources
+from score_phase import representation
+from score_phase import sampling
+from score_phase import sde as sde_lib
+from score_phase.models import utils as model_utils
+
+TRAIN_MODE = "train_phase"
+
+
+def compatibility(config: ml_collections.ConfigDict) -> dict:
+  """What a checkpoint must share with `config` to be restored into it."""
+  return {
+      "model": train_loop.as_json(config.model),
+      "sde": train_loop.as_json(config.sde),
+      "image_size": config.data.image_size,
+  }
+
+
+@train_loop.cached_by_config(
+    "model", "optim", "train.num_steps", "data.image_size"
+)
+def get_init_fn(config: ml_collections.ConfigDict):
+  """`init_fn(key) -> losses.TrainState` for the config's network."""
+  model = model_utils.get_model(config.model)
+  optimizer, _ = optimizers.create_optimizer(
+      config.optim, config.train.num_steps
+  )
+  image_size = config.data.image_size
+
+  def init_fn(rng):
+    return losses.create_train_state(model, optimizer, rng, image_size)
+
+  return init_fn
+
+
+def restore_state(config: ml_collections.ConfigDict, workdir, mesh):
+  """(step, state) of the newest compatible checkpoint in `workdir`.
+
+  Raises:
+    CheckpointError: missing, or trained with another model / SDE / size.
+  """
+  step, state, _ = train_loop.restore(
+      workdir, get_init_fn(config), compatibility(config), mesh, TRAIN_MODE
+  )
+  return step, state
+
+
+@train_loop.cached_by_config("model", "sde", "sampling")
+def _sample_phase_fn(config: ml_collections.ConfigDict):
+  sde = sde_lib.get_sde(config.sde)
+  score_fn = model_utils.get_score_fn(sde, model_utils.get_model(config.model))
+  sample_fn, nfe = sampling.get_sampler(config.sampling, sde, score_fn)
+
+  def sample_phase(rng, params, magnitude):
+    return representation.phasor_to_phase(sample_fn(rng, params, magnitude))
+
+  return sample_phase, nfe
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_sampler(sample_phase, mesh):
+  batch = parallel.batch_sharding(mesh)
+  repl = parallel.replicated(mesh)
+  return jax.jit(
+      sample_phase, in_shardings=(repl, repl, batch), out_shardings=batch
+  )
+
+
+def get_phase_sampler(config: ml_collections.ConfigDict, mesh):
+  """A jitted phase sampler and its score evaluations per sample.
+
+  Args:
+    config: a phase_sbdm config (model, sde and sampling blocks).
+    mesh: the data mesh.
+
+  Returns:
+    (sample_phase(rng, params, magnitude (B,H,W)) -> (B,H,W) float32 in
+    (-pi, pi], with B a multiple of the device count; nfe).
+  """
+  sample_phase, nfe = _sample_phase_fn(config)
+  return _compiled_sampler(sample_phase, mesh), nfe
+
+
+def sample_phases(sample_phase, rng, params, magnitude, num_samples, mesh):
+  """`num_samples` phases per image: (B,H,W) host array -> (K,B,H,W) numpy.
+
+  The K copies run as one batch, padded to a multiple of the device count.
+  """
+  batch = magnitude.shape[0]
+  tiled, count = parallel.pad_to_multiple(
+      np.concatenate([magnitude] * num_samples, axis=0), jax.device_count()
+  )
+  phases = sample_phase(rng, params, parallel.shard_batch(tiled, mesh))
+  phases = np.asarray(jax.device_get(phases))[:count]
+  return phases.reshape((num_samples, batch) + magnitude.shape[1:])
+
+
+def read_config(workdir: str | epath.Path) -> ml_collections.ConfigDict:
+  """The training config stored with the newest readable checkpoint."""
+  directory = epath.Path(workdir) / train_loop.CHECKPOINT_DIR
+  steps = []
+  if directory.exists():
+    manager = checkpoints.create_manager(directory, async_save=False)
+    try:
+      steps = sorted(manager.all_steps(), reverse=True)
+      for step in steps:
+        try:
+          metadata = manager.restore(
+              step, args=ocp.args.Composite(metadata=ocp.args.JsonRestore())
+          ).metadata
+        except Exception:  # pylint: disable=broad-except
+          continue  # Unreadable step: try the previous one.
+        if metadata and "config" in metadata:
+          return ml_collections.ConfigDict(metadata["config"])
+    finally:
+      manager.close()
+  if not steps:
+    raise checkpoints.CheckpointError(
+        f"No checkpoint in {directory}; train a phase model first"
+        f" (--mode={TRAIN_MODE})."
+    )
+  raise checkpoints.CheckpointError(
+      f"The checkpoints in {directory} carry no config metadata; they were"
+      " not written by score_phase.train."
+  )
+
+
+def load_sbdm_phase_fn(
+    workdir: str,
+    sampler_name: str | None = None,
+    num_steps: int | None = None,
+    use_ema: bool = True,
+    **sampling_overrides,
+) -> phase_lib.PhaseFn:
+  """Loads a trained phase model and returns a batched phase sampler.
+
+  Args:
+    workdir: the training run's --workdir.
+    sampler_name: "pc" | "ode" | "heun" (default: the training config's).
+    num_steps: sampler steps (default: the config's).
+    use_ema: sample with the EMA parameters (recommended).
+    **sampling_overrides: other `sampling` config fields (snr, churn, ...).
+
+  Returns:
+    phase_fn(key, magnitude (B,H,W)) -> (B,H,W) float32 in (-pi, pi].
+    Called eagerly it validates the input (shape matching the checkpoint,
+    finite values) and pads B to a multiple of the device count; under jit
+    only the shape is checked.
+
+  Raises:
+    CheckpointError: missing or incompatible checkpoint.
+    ValueError: an unknown sampling option.
+  """
+  config = read_config(workdir)
+  overrides = dict(sampling_overrides)
+  if sampler_name is not None:
+    overrides["name"] = sampler_name
+  if num_steps is not None:
+    overrides["num_steps"] = num_steps
+  unknown = sorted(set(overrides) - set(config.sampling))
+  if unknown:
+    raise ValueError(
+        f"Unknown sampling options {unknown}; known: {sorted(config.sampling)}."
+    )
+  config.sampling.update(overrides)
+  mesh = parallel.create_mesh()
+  _, state = restore_state(config, workdir, mesh)
+  params = state.ema_params if use_ema else state.params
+  sample_phase, _ = get_phase_sampler(config, mesh)
+  image_size = config.data.image_size
+
+  def phase_fn(key: jax.Array, magnitude: jax.Array) -> jax.Array:
+    if isinstance(magnitude, jax.core.Tracer):
+      if magnitude.shape[1:] != (image_size, image_size):
+        raise ValueError(
+            f"magnitude images are {magnitude.shape[1:]}, the checkpoint was"
+            f" trained on {image_size}x{image_size}."
+        )
+      return sample_phase(key, params, magnitude)
+    magnitude = input_pipeline.check_magnitude(magnitude, image_size)
+    padded, count = parallel.pad_to_multiple(magnitude, jax.device_count())
+    phase = sample_phase(key, params, parallel.shard_batch(padded, mesh))
+    return phase[:count]
+
+  return phase_fn
+
+
+def get_phase_fn(name: str, **kwargs) -> phase_lib.PhaseFn:
+  """Any phase source by name: "sbdm" (kwargs of `load_sbdm_phase_fn`,
+  e.g. workdir=...) or a `phase_sources` baseline (its kwargs)."""
+  if name == "sbdm":
+    return load_sbdm_phase_fn(**kwargs)
+  return phase_sources.get_phase_fn(name, **kwargs)
