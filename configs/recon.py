@@ -80,34 +80,20 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # faster than "threefry2x32" on CPU).
   model.init_prng_impl = "rbg"
 
-  config.optim = optim = ml_collections.ConfigDict()
-  # adam | rmsprop.
-  optim.optimizer = "adam"
+  config.optim = optim = base.get_optim_config()
   optim.lr = 3e-4
-  # constant | cosine | step (multiply by decay_factor every decay_every).
   optim.schedule = "step"
-  optim.warmup_steps = 0
-  optim.decay_every = 40_000
-  optim.decay_factor = 0.1
-  optim.weight_decay = 0.0
-  # Global gradient-norm clip; None = no clipping.
-  optim.grad_clip = config_dict.placeholder(float)
 
-  config.train = train = ml_collections.ConfigDict()
-  # Global batch size (a multiple of the device count).
+  config.loss = loss = ml_collections.ConfigDict()
+  # l1 | ssim (1 - SSIM with the target's per-example max as data range).
+  loss.name = "ssim"
+
+  config.train = train = base.get_train_config()
   train.batch_size = 8
   train.num_steps = 50_000
-  # l1 | ssim (1 - SSIM with the target's per-example max as data range).
-  train.loss = "ssim"
-  train.log_every = 100
   train.checkpoint_every = 2_000
-  train.max_to_keep = 3
-  train.async_checkpoint = True
-  # Validation during training: every eval_every steps, eval_batches batches.
+  # Validation (val_split, eval.val_batches batches) every eval_every steps.
   train.eval_every = 5_000
-  train.eval_batches = 8
-  # Evaluate on eval.split when training ends (as --mode=eval_recon does).
-  train.final_eval = True
 
   config.eval = evaluation = ml_collections.ConfigDict()
   # Split with ground-truth phase/k-space the final evaluation runs on.
@@ -119,6 +105,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   evaluation.ci_level = 0.95
   # Examples in the figure (zero-filled, reconstruction, target, |error|).
   evaluation.num_figure_examples = 4
+  # Batches of data.val_split scored by the validation during training.
+  evaluation.val_batches = 8
+  # Evaluate on eval.split when training ends (as --mode=eval_recon does).
+  evaluation.after_training = True
   # Seeds the evaluation masks/noise (fixed, independent of training).
   evaluation.seed = 1234
 
@@ -134,13 +124,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     optim.lr, optim.schedule = 1e-3, "constant"
     train.batch_size, train.num_steps = 4, 6
     train.log_every, train.checkpoint_every = 2, 3
-    train.eval_every, train.eval_batches = 6, 1
+    train.eval_every, evaluation.val_batches = 6, 1
     train.async_checkpoint = False
     evaluation.batch_size, evaluation.num_batches = 4, 2
     evaluation.num_figure_examples = 2
   elif arg.variant == "synthetic128_unet":
     model.name, model.chans = "unet", 32
-    train.loss = "l1"
+    loss.name = "l1"
     optim.lr, optim.schedule = 1e-3, "step"
   elif arg.variant == "synthetic128_varnet":
     pass
@@ -159,7 +149,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     forward.center_fractions = (0.12, 0.0625)
     forward.accelerations = (3.0, 4.0)
     model.num_cascades, model.chans, model.num_pools = 12, 18, 4
-    train.loss = "ssim"
+    loss.name = "ssim"
     optim.optimizer, optim.lr, optim.schedule = "adam", 3e-4, "constant"
   else:
     raise ValueError(

@@ -1,4 +1,5 @@
-"""Evaluation on ground-truth data: per-slice/per-volume metrics, figures.
+"""Evaluation on ground-truth data (mode eval_recon, and the validation
+during training): per-slice/per-volume metrics, figures.
 
 Test records carry either a ground-truth complex image (magnitude + phase,
 the synthetic `test` split: k-space is simulated with the true phase and
@@ -18,10 +19,14 @@ import ml_collections
 import numpy as np
 from etils import epath
 
-from launch import parallel
+from kspace import datasets
+from runtime import metric_writers
+from runtime import parallel
+from runtime import train_loop
 from recon import input_pipeline
 from recon import metrics
 from recon import simulate
+from recon import state as state_lib
 from recon.models import unet
 
 matplotlib.use("Agg")
@@ -29,14 +34,16 @@ matplotlib.use("Agg")
 METRICS = ("nmse", "psnr", "ssim")
 
 
-def get_eval_step(model, config: ml_collections.ConfigDict) -> Callable:
+def make_eval_step(model, config: ml_collections.ConfigDict) -> Callable:
   """`eval_step(params, batch, key) -> dict` of (B, H, W) float32 arrays.
 
   The dict holds `pred` (the model's reconstruction), `zero_filled` (RSS of
-  the zero-filled coil images) and `target`; `batch` holds either image
-  fields (simulated with the configured forward model) or `kspace`.
+  the zero-filled coil images) and `target`; `batch` is
+  `input_pipeline.eval_inputs`: the ground-truth image fields (simulated
+  with the configured masks, coils and noise, and the records' own phase)
+  or measured `kspace`. No phase source enters here.
   """
-  simulate_fn = simulate.get_simulate_fn(config)
+  simulate_fn = simulate.get_simulate_fn(config, phase_fn=None)
   undersample_fn = simulate.get_undersample_fn(config)
 
   def eval_step(params, batch, key):
@@ -87,24 +94,12 @@ def get_reconstruct_fn(model, num_coils: int) -> Callable:
   return reconstruct
 
 
-def _pad_batch(batch: dict[str, np.ndarray], size: int):
-  """Pads a short final batch by repeating its last record."""
-  count = next(iter(batch.values())).shape[0]
-  if count == size:
-    return batch, count
-  return {
-      k: np.concatenate([v, np.repeat(v[-1:], size - count, 0)])
-      for k, v in batch.items()
-  }, count
-
-
 def run(
     config: ml_collections.ConfigDict,
     params,
     eval_step_fn: Callable,
     source: Sequence,
     mesh: jax.sharding.Mesh,
-    num_coils: int,
     num_batches: int | None,
     batch_size: int,
 ) -> dict[str, np.ndarray]:
@@ -116,7 +111,6 @@ def run(
     eval_step_fn: jitted `get_eval_step(...)` function.
     source: random-access records.
     mesh: the data mesh.
-    num_coils: coils the model was trained with (checked against k-space).
     num_batches: batches to run; None = all records.
     batch_size: global batch size (a multiple of the device count).
 
@@ -125,7 +119,7 @@ def run(
     volume (N,) ids.
   """
   local_size = parallel.check_batch_size(batch_size)
-  iterator = input_pipeline.batches(
+  iterator = datasets.batches(
       source,
       local_size,
       seed=config.eval.seed,
@@ -138,14 +132,9 @@ def run(
   for index, records in enumerate(iterator):
     if num_batches is not None and index >= num_batches:
       break
-    inputs = input_pipeline.model_inputs(records, config, prefer_kspace=True)
-    if "kspace" in inputs:
-      input_pipeline.validate_kspace(
-          inputs["kspace"], records.get("mask"), num_coils
-      )
-      if "mask" in records:
-        inputs["mask"] = np.asarray(records["mask"], np.float32)
-    inputs, count = _pad_batch(inputs, local_size)
+    inputs, count = parallel.pad_to_multiple(
+        input_pipeline.eval_inputs(records, config), local_size
+    )
     out = jax.device_get(
         eval_step_fn(
             params,
@@ -244,7 +233,93 @@ def write_report(
   if jax.process_index() != 0:
     return
   directory.mkdir(parents=True, exist_ok=True)
-  (directory / f"{name}_metrics.json").write_text(json.dumps(summary, indent=2))
+  # Temporary names, then renames: a crash never leaves a half-written
+  # report that looks complete.
+  metrics_path = directory / f"{name}_metrics.json"
+  tmp = metrics_path.with_name(metrics_path.name + ".tmp")
+  tmp.write_text(json.dumps(summary, indent=2))
   fig = plot_examples(outputs, num_figure_examples, name)
-  fig.savefig(str(directory / f"{name}.png"), dpi=100)
+  figure_path = directory / f"{name}.png"
+  tmp_figure = figure_path.with_name(figure_path.name + ".tmp.png")
+  fig.savefig(str(tmp_figure), dpi=100)
   plt.close(fig)
+  tmp_figure.replace(figure_path)
+  tmp.replace(metrics_path)
+
+
+@train_loop.cached_by_config("model", "forward", "data.image_size")
+def get_eval_step(config: ml_collections.ConfigDict):
+  """The jitted `make_eval_step` for the config's network (cached)."""
+  return jax.jit(make_eval_step(state_lib.get_model(config), config))
+
+
+def score(config, params, source, num_batches) -> tuple[dict, dict]:
+  """(outputs, summary) of `evaluation.run` on `source`."""
+  outputs = run(
+      config,
+      params,
+      get_eval_step(config),
+      source,
+      parallel.create_mesh(),
+      num_batches,
+      config.eval.batch_size,
+  )
+  return outputs, summarize(outputs, config.eval.ci_level)
+
+
+def report(config, workdir, params, source) -> dict:
+  """Scores `eval.split`, writes its JSON summary and figure."""
+  outputs, summary = score(config, params, source, config.eval.num_batches)
+  write_report(
+      summary,
+      outputs,
+      epath.Path(workdir) / "eval",
+      f"{config.eval.split}_{config.model.name}",
+      config.eval.num_figure_examples,
+  )
+  return summary
+
+
+def evaluate(
+    config: ml_collections.ConfigDict,
+    workdir: str,
+    *,
+    sources: dict | None = None,
+) -> dict:
+  """Evaluates the newest checkpoint in `workdir` on `eval.split`.
+
+  Writes `<workdir>/eval/<split>_<model>_metrics.json` (per-slice and
+  per-volume NMSE/PSNR/SSIM with mean and confidence interval, for the model
+  and the zero-filled input) and the `<split>_<model>.png` figure. The test
+  records' own ground truth is used whatever `data.phase_source` says.
+
+  Returns:
+    The summary dict (see `evaluation.summarize`).
+
+  Raises:
+    CheckpointError: no checkpoint, or one for another config.
+    ValueError: bad k-space (coil count, shapes, NaN).
+  """
+  step, restored, _ = train_loop.restore(
+      workdir,
+      state_lib.get_init_fn(config),
+      state_lib.compatibility(config),
+      parallel.create_mesh(),
+      state_lib.TRAIN_MODE,
+  )
+  sources = input_pipeline.Sources(config, sources)
+  summary = report(config, workdir, restored.params, sources[config.eval.split])
+  writer = metric_writers.MetricWriter(workdir)
+  try:
+    writer.write_scalars(
+        step,
+        {
+            f"{config.eval.split}/{name}": summary["model"]["volume"][name][
+                "mean"
+            ]
+            for name in METRICS
+        },
+    )
+  finally:
+    writer.close()
+  return summary

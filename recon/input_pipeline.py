@@ -6,16 +6,24 @@ complex `image` (H, W); optional `sens` (C, H, W) complex coil maps and a
 volume id. K-space records (fastMRI val) carry `kspace` (C, H, W) complex.
 
 Sources come from `kspace.datasets` (TFDS builders); `data.name = "fake"` is a
-small in-memory procedural set for tests and smoke runs. Batching uses
-`kspace.datasets.batches` (restartable at a step) where available.
+small in-memory procedural set for tests and smoke runs. Batches come from
+`kspace.datasets.batches` (restartable at a step).
+
+Training and evaluation read different phases: a net trains on the phase
+its arm provides (`data.phase_field` of the records, or an injected phase
+function), but is always evaluated on the records' own ground truth (their
+`phase` or complex `image`, or measured `kspace`).
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import ml_collections
 import numpy as np
 
-from configs import base
+from kspace import datasets
+
+# The records' own (ground-truth) phase field.
+GROUND_TRUTH_FIELD = "phase"
 
 FAKE = "fake"
 SPLITS = ("train", "validation", "test")
@@ -72,131 +80,64 @@ def get_source(config: ml_collections.ConfigDict, split: str) -> Sequence:
     return fake_records(
         sizes[split], data.image_size, data.seed + SPLITS.index(split)
     )
-  from kspace import datasets  # pylint: disable=g-import-not-at-top
-
-  if not hasattr(datasets, "data_source"):
-    raise ImportError(
-        f"data.name={data.name!r} needs kspace.datasets, which is not"
-        f" available in this checkout; use data.name={FAKE!r} or pass"
-        " `sources`."
-    )
-  # Only the shared data fields go to the builders; ours stay here.
-  shared = ml_collections.ConfigDict(
-      {key: data[key] for key in base.get_data_config()}
-  )
-  return datasets.data_source(datasets.build_from_config(shared), split)
+  return datasets.data_source(datasets.build_from_config(data), split)
 
 
-def batches(
-    source: Sequence,
-    batch_size: int,
-    *,
-    seed: int,
-    shuffle: bool,
-    start_step: int = 0,
-    num_epochs: int | None = None,
-    drop_remainder: bool = True,
-) -> Iterator[dict[str, np.ndarray]]:
-  """Per-process batches of stacked records, restartable: step s is the same
-  batch whatever `start_step` the iteration began at.
+class Sources(dict):
+  """{split: records}, filled from the configured dataset on first use."""
 
-  Uses `kspace.datasets.batches` when that module provides it; otherwise an
-  equivalent in-process loop (numpy Generator permutation per epoch seeded by
-  (seed, epoch), sharded by process).
-  """
-  try:
-    from kspace import datasets  # pylint: disable=g-import-not-at-top
+  def __init__(self, config, given):
+    super().__init__(given or {})
+    self._config = config
 
-    shared_batches = datasets.batches
-  except (ImportError, AttributeError):
-    shared_batches = None
-  if shared_batches is not None:
-    yield from shared_batches(
-        source,
-        batch_size,
-        seed=seed,
-        shuffle=shuffle,
-        start_step=start_step,
-        num_epochs=num_epochs,
-        drop_remainder=drop_remainder,
-    )
-    return
-  import jax  # pylint: disable=g-import-not-at-top
-
-  count = len(source)
-  global_size = batch_size * jax.process_count()
-  per_epoch = (
-      count // global_size if drop_remainder else -(-count // global_size)
-  )
-  if per_epoch == 0:
-    raise ValueError(
-        f"{count} records cannot fill one batch of {global_size}; lower the"
-        " batch size or add data."
-    )
-  offset = jax.process_index() * batch_size
-  step = start_step
-  while num_epochs is None or step < num_epochs * per_epoch:
-    epoch, position = divmod(step, per_epoch)
-    order = (
-        np.random.default_rng((seed, epoch)).permutation(count)
-        if shuffle
-        else np.arange(count)
-    )
-    indices = order[position * global_size : (position + 1) * global_size]
-    indices = indices[offset : offset + batch_size]
-    records = [source[int(i)] for i in indices]
-    yield {
-        key: np.stack([np.asarray(r[key]) for r in records])
-        for key in records[0]
-    }
-    step += 1
+  def __missing__(self, split):
+    self[split] = get_source(self._config, split)
+    return self[split]
 
 
-def model_inputs(
+def _complex_to_polar(batch: dict) -> dict:
+  """Splits complex `image` records into magnitude and (true) phase."""
+  if "image" in batch and "magnitude" not in batch:
+    image = np.asarray(batch["image"])
+    batch["magnitude"] = np.abs(image).astype(np.float32)
+    batch.setdefault(GROUND_TRUTH_FIELD, np.angle(image).astype(np.float32))
+  return batch
+
+
+def image_inputs(
     batch: Mapping[str, np.ndarray],
     config: ml_collections.ConfigDict,
-    prefer_kspace: bool = False,
+    phase_field: str | None,
 ) -> dict[str, np.ndarray]:
   """Selects and checks what the jitted step needs from a record batch.
 
-  Complex `image` records are split into magnitude and phase. Only
-  `magnitude`, the phase field (as `phase`), `sens`, or else `kspace`, are
-  kept, so strings and labels never reach the device.
+  Only `magnitude`, the phase field (as `phase`) and `sens` are kept, so
+  strings and labels never reach the device.
 
   Args:
-    batch: stacked records.
-    config: the recon config.
-    prefer_kspace: use the records' measured `kspace` when they have one
-      (evaluation on ground-truth k-space); training uses the images.
+    batch: stacked records (magnitude + phase fields, or complex `image`).
+    config: the recon config (for the coil count).
+    phase_field: the record key whose phase the step uses, or None when
+      the phase is made in the step (an injected phase function).
 
   Raises:
     ValueError: missing fields, inconsistent shapes, NaN/inf values.
   """
-  batch = dict(batch)
-  data = config.data
-  if "image" in batch and "magnitude" not in batch:
-    image = np.asarray(batch["image"])
-    batch["magnitude"] = np.abs(image).astype(np.float32)
-    batch.setdefault(data.phase_field, np.angle(image).astype(np.float32))
-  if "kspace" in batch and (prefer_kspace or "magnitude" not in batch):
-    out = {"kspace": np.asarray(batch["kspace"], np.complex64)}
-    check_finite(out["kspace"], "kspace")
-    return out
+  batch = _complex_to_polar(dict(batch))
   if "magnitude" not in batch:
     raise ValueError(
         "Records need `magnitude` (or complex `image`, or `kspace`); got"
         f" {sorted(batch)}."
     )
   out = {"magnitude": np.asarray(batch["magnitude"], np.float32)}
-  if data.phase_source == "ground_truth":
-    if data.phase_field not in batch:
+  if phase_field is not None:
+    if phase_field not in batch:
       raise ValueError(
-          "data.phase_source='ground_truth' needs"
-          f" records[{data.phase_field!r}] but the records have"
-          f" {sorted(batch)}; set data.phase_field or another"
-          " data.phase_source."
+          f"The records have no phase field {phase_field!r} (they have"
+          f" {sorted(batch)}); set data.phase_field, or train with a phase"
+          " source (data.phase_source)."
       )
-    out["phase"] = np.asarray(batch[data.phase_field], np.float32)
+    out["phase"] = np.asarray(batch[phase_field], np.float32)
     if out["phase"].shape != out["magnitude"].shape:
       raise ValueError(
           f"phase shape {out['phase'].shape} does not match magnitude shape"
@@ -218,6 +159,24 @@ def model_inputs(
   for name, array in out.items():
     check_finite(array, name)
   return out
+
+
+def eval_inputs(
+    batch: Mapping[str, np.ndarray], config: ml_collections.ConfigDict
+) -> dict[str, np.ndarray]:
+  """The ground truth of test records, whatever the net trained on.
+
+  Measured `kspace` (plus `mask` if the records carry one) when present,
+  else the records' own complex image (magnitude and true `phase`) and coil
+  maps. Never a synthesized phase: every arm is scored on the same truth.
+  """
+  if "kspace" in batch:
+    out = {"kspace": np.asarray(batch["kspace"], np.complex64)}
+    validate_kspace(out["kspace"], batch.get("mask"), config.forward.num_coils)
+    if "mask" in batch:
+      out["mask"] = np.asarray(batch["mask"], np.float32)
+    return out
+  return image_inputs(batch, config, GROUND_TRUTH_FIELD)
 
 
 def check_finite(array: np.ndarray, name: str) -> None:

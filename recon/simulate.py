@@ -2,13 +2,11 @@
 
 `get_simulate_fn` returns a pure, jittable `simulate_fn(key, batch)` that,
 per example, draws a mask (`kspace.masks.sample_mask`), a phase (from the
-configured source) and, when the batch has no coil maps, a randomly rotated
+injected `PhaseFn`, or the records' own) and, when the batch has no coil maps, a randomly rotated
 birdcage coil array, then runs `kspace.synthesize.synthesize` vmapped over the
 batch. The training step calls it inside `jit`, so a fresh mask, phase and
 noise are drawn for every example at every step.
 """
-
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -17,56 +15,24 @@ import ml_collections
 from kspace import coils
 from kspace import fft
 from kspace import masks
+from kspace import phase as phase_lib
 from kspace import synthesize
 
-# Phase sources handled here; every other name goes to score_phase.
-GROUND_TRUTH = "ground_truth"
-ZERO = "zero"
 
-PhaseFn = Callable[[jax.Array, dict[str, jax.Array]], jax.Array]
-
-
-def get_phase_fn(data_config: ml_collections.ConfigDict) -> PhaseFn:
-  """`phase_fn(key, batch) -> (B, H, W) float32` for `data.phase_source`.
-
-  "ground_truth" reads `batch["phase"]` (`input_pipeline.model_inputs` puts
-  the records' `data.phase_field` there: a dataset's phase, or a
-  pre-synthesized one stored under another key); "zero" is zero phase; any
-  other name is looked up (lazily) in `score_phase.phase_sources`.
-  """
-  source = data_config.phase_source
-  if source == GROUND_TRUTH:
-
-    def ground_truth(key, batch):
-      del key
-      if "phase" not in batch:
-        raise KeyError(
-            "phase_source='ground_truth' needs batch['phase'] (from records["
-            f"{data_config.phase_field!r}]); the batch has {sorted(batch)}."
-        )
-      return batch["phase"].astype(jnp.float32)
-
-    return ground_truth
-  if source == ZERO:
-    return lambda key, batch: jnp.zeros_like(batch["magnitude"], jnp.float32)
-  # Imported lazily: score_phase is optional for recon training.
-  from score_phase import phase_sources  # pylint: disable=g-import-not-at-top
-
-  synthesize_phase = phase_sources.get_phase_fn(
-      source, **data_config.phase_kwargs.to_dict()
-  )
-  return lambda key, batch: synthesize_phase(key, batch["magnitude"])
-
-
-def get_simulate_fn(config: ml_collections.ConfigDict):
-  """Builds the batched forward model from the `data` and `forward` blocks.
+def get_simulate_fn(
+    config: ml_collections.ConfigDict,
+    phase_fn: phase_lib.PhaseFn | None = None,
+):
+  """Builds the batched forward model from the `forward` block.
 
   Args:
     config: the full recon config.
+    phase_fn: where the phase comes from; None uses `batch["phase"]` (the
+      records' own phase: ground truth, or a pre-synthesized one).
 
   Returns:
     simulate_fn(key, batch) with batch a dict holding `magnitude` (B, H, W)
-    float32, `phase` (B, H, W) if the phase source needs it, and optionally
+    float32, `phase` (B, H, W) when `phase_fn` is None, and optionally
     `sens` (B, C, H, W) complex64 coil maps. It returns a dict of
       masked_kspace: (B, C, H, W) complex64 network input;
       mask: (B, H, W) float32;
@@ -74,7 +40,6 @@ def get_simulate_fn(config: ml_collections.ConfigDict):
       image: (B, H, W) complex64 ground-truth complex image.
   """
   forward = config.forward
-  phase_fn = get_phase_fn(config.data)
   snr_db = forward.snr_db
   center_fractions = tuple(forward.center_fractions)
   accelerations = tuple(forward.accelerations)
@@ -100,7 +65,10 @@ def get_simulate_fn(config: ml_collections.ConfigDict):
   def simulate_fn(key: jax.Array, batch: dict[str, jax.Array]):
     phase_key, example_key = jax.random.split(key)
     magnitude = batch["magnitude"].astype(jnp.float32)
-    phase = phase_fn(phase_key, batch)
+    if phase_fn is None:
+      phase = batch["phase"].astype(jnp.float32)
+    else:
+      phase = phase_fn(phase_key, magnitude)
     keys = jax.random.split(example_key, magnitude.shape[0])
     out = jax.vmap(one_example)(keys, magnitude, phase, batch.get("sens"))
     return {
