@@ -1,26 +1,48 @@
 r"""Entry point: `python -m launch.main --mode=MODE --config=FILE --workdir=DIR`.
 
 Config fields are overridden with `--config.a.b=value`. `MODES` maps each
-mode to the function it runs; every one takes (config, workdir).
+mode to the function it runs; every one takes (config, workdir). This is
+the top layer: it wires the packages together (e.g. builds the phase
+function a recon arm trains with) and nothing imports it.
 """
 
-import importlib
+import sys
 
+import ml_collections
 from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from launch import parallel
+from launch import prepare_data
+from recon import evaluation as recon_evaluation
+from recon import train as recon_train
+from runtime import parallel
+from runtime import train_loop
+from score_phase import evaluation as phase_evaluation
+from score_phase import inference
+from score_phase import train as phase_train
 
-# Mode -> "module:function"; imported lazily so a mode only pulls in its own
-# dependencies.
+
+def train_recon(config: ml_collections.ConfigDict, workdir: str):
+  """Trains a recon net on the phase `data.phase_source` names."""
+  source = config.data.phase_source
+  phase_fn = None
+  if source != recon_train.GROUND_TRUTH:
+    phase_fn = inference.get_phase_fn(
+        source, **config.data.phase_kwargs.to_dict()
+    )
+  return recon_train.train_and_evaluate(config, workdir, phase_fn=phase_fn)
+
+
 MODES = {
-    "prepare_data": "launch.data:prepare_data",
-    "experiment": "launch.experiment:run_experiment",
-    "train_phase": "score_phase.train:train_and_evaluate",
-    "sample_phase": "score_phase.train:sample_and_evaluate",
-    "train_recon": "recon.train:train_and_evaluate",
-    "eval_recon": "recon.train:evaluate",
+    # The experiment's later stages (phase models, recon arms, the report)
+    # are wired in here as they land; today it prepares the data.
+    "experiment": prepare_data.prepare_data,
+    "prepare_data": prepare_data.prepare_data,
+    "train_phase": phase_train.train_and_evaluate,
+    "sample_phase": phase_evaluation.sample_and_evaluate,
+    "train_recon": train_recon,
+    "eval_recon": recon_evaluation.evaluate,
 }
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -31,16 +53,15 @@ _MODE = flags.DEFINE_enum("mode", "experiment", list(MODES), "What to run.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def resolve(mode: str):
-  module_name, function_name = MODES[mode].split(":")
-  return getattr(importlib.import_module(module_name), function_name)
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   parallel.maybe_initialize_distributed()
-  resolve(_MODE.value)(_CONFIG.value, _WORKDIR.value)
+  try:
+    MODES[_MODE.value](_CONFIG.value, _WORKDIR.value)
+  except train_loop.Preempted as preempted:
+    print(preempted, file=sys.stderr)
+    sys.exit(train_loop.PREEMPTED_EXIT_CODE)
 
 
 if __name__ == "__main__":

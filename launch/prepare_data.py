@@ -93,7 +93,7 @@ def save_figure(fig: plt.Figure, path: epath.Path) -> None:
   tmp = path.with_name(path.name + ".tmp.png")
   fig.savefig(tmp, dpi=100)
   plt.close(fig)
-  tmp.rename(path)
+  tmp.replace(path)
 
 
 def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
