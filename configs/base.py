@@ -88,6 +88,10 @@ def get_optim_config() -> ml_collections.ConfigDict:
   optim.schedule = "constant"
   # Linear warmup from 0 over this many steps.
   optim.warmup_steps = 0
+  # Cosine: steps of the decay to 0 after the warmup (set it to about
+  # train.num_steps - warmup_steps).
+  optim.decay_steps = 100_000
+  # Step: multiply by decay_factor every decay_every steps.
   optim.decay_every = 40_000
   optim.decay_factor = 0.1
   optim.beta1 = 0.9

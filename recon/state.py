@@ -54,9 +54,7 @@ def get_model(config: ml_collections.ConfigDict):
   )
 
 
-@train_loop.cached_by_config(
-    "model", "forward", "optim", "train.num_steps", "data.image_size"
-)
+@train_loop.cached_by_config("model", "forward", "optim", "data.image_size")
 def get_init_fn(config: ml_collections.ConfigDict):
   """`init_fn(key) -> TrainState`.
 
@@ -65,7 +63,7 @@ def get_init_fn(config: ml_collections.ConfigDict):
   faster than threefry on CPU for the many per-layer draws).
   """
   model = get_model(config)
-  tx, _ = optimizers.create_optimizer(config.optim, config.train.num_steps)
+  tx, _ = optimizers.create_optimizer(config.optim)
   size, num_coils = config.data.image_size, config.forward.num_coils
 
   def init_fn(rng):

@@ -30,7 +30,7 @@ GROUND_TRUTH = "ground_truth"
 
 
 @train_loop.cached_by_config(
-    "model", "forward", "optim", "loss", "train.num_steps", "data.image_size"
+    "model", "forward", "optim", "loss", "data.image_size"
 )
 def get_train_step(
     config: ml_collections.ConfigDict, phase_fn: phase_lib.PhaseFn | None
@@ -45,9 +45,7 @@ def get_train_step(
     The step; metrics are float32 scalars loss, grad_norm, lr.
   """
   model = state_lib.get_model(config)
-  tx, learning_rate_fn = optimizers.create_optimizer(
-      config.optim, config.train.num_steps
-  )
+  tx, learning_rate_fn = optimizers.create_optimizer(config.optim)
   simulate_fn = simulate.get_simulate_fn(config, phase_fn)
   loss_fn = losses.get_loss_fn(config.loss.name)
 

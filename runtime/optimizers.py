@@ -1,22 +1,21 @@
 """The optimizer factory every trainer uses (the `optim` config block).
 
 Fields (configs/base.get_optim_config): optimizer (adam | rmsprop), lr,
-schedule (constant | cosine | step), warmup_steps, decay_every,
-decay_factor, beta1, beta2, eps, weight_decay, grad_clip (0: off).
+schedule (constant | cosine | step), warmup_steps, decay_steps (cosine),
+decay_every and decay_factor (step), beta1, beta2, eps, weight_decay,
+grad_clip (0: off). The schedule depends on the optim block only, not on the
+run length, so a longer or resumed run reuses the compiled step.
 """
 
 import ml_collections
 import optax
 
 
-def create_learning_rate_fn(
-    optim: ml_collections.ConfigDict, num_steps: int
-) -> optax.Schedule:
+def create_learning_rate_fn(optim: ml_collections.ConfigDict) -> optax.Schedule:
   """Linear warmup from 0, then constant / cosine / step decay.
 
   Args:
     optim: the `optim` block.
-    num_steps: training steps (the cosine decay ends there).
 
   Returns:
     step -> learning rate.
@@ -24,9 +23,7 @@ def create_learning_rate_fn(
   if optim.schedule == "constant":
     decay = optax.constant_schedule(optim.lr)
   elif optim.schedule == "cosine":
-    decay = optax.cosine_decay_schedule(
-        optim.lr, max(num_steps - optim.warmup_steps, 1)
-    )
+    decay = optax.cosine_decay_schedule(optim.lr, optim.decay_steps)
   elif optim.schedule == "step":
     decay = optax.exponential_decay(
         optim.lr, optim.decay_every, optim.decay_factor, staircase=True
@@ -43,18 +40,17 @@ def create_learning_rate_fn(
 
 
 def create_optimizer(
-    optim: ml_collections.ConfigDict, num_steps: int
+    optim: ml_collections.ConfigDict,
 ) -> tuple[optax.GradientTransformation, optax.Schedule]:
   """Adam(W) or RMSProp with the schedule, weight decay and clipping.
 
   Args:
     optim: the `optim` block.
-    num_steps: training steps (for the schedule).
 
   Returns:
     (optax transformation, learning-rate schedule).
   """
-  learning_rate_fn = create_learning_rate_fn(optim, num_steps)
+  learning_rate_fn = create_learning_rate_fn(optim)
   if optim.optimizer == "adam":
     base = optax.adamw(
         learning_rate_fn,

@@ -42,15 +42,11 @@ def compatibility(config: ml_collections.ConfigDict) -> dict:
   }
 
 
-@train_loop.cached_by_config(
-    "model", "optim", "train.num_steps", "data.image_size"
-)
+@train_loop.cached_by_config("model", "optim", "data.image_size")
 def get_init_fn(config: ml_collections.ConfigDict):
   """`init_fn(key) -> losses.TrainState` for the config's network."""
   model = model_utils.get_model(config.model)
-  optimizer, _ = optimizers.create_optimizer(
-      config.optim, config.train.num_steps
-  )
+  optimizer, _ = optimizers.create_optimizer(config.optim)
   image_size = config.data.image_size
 
   def init_fn(rng):

@@ -26,15 +26,11 @@ from score_phase.models import utils as model_utils
 _FIGURE_SEED_OFFSET = 1
 
 
-@train_loop.cached_by_config(
-    "model", "sde", "optim", "loss", "ema", "train.num_steps"
-)
+@train_loop.cached_by_config("model", "sde", "optim", "loss", "ema")
 def get_train_step(config: ml_collections.ConfigDict):
   """Pure `train_step(state, batch, key) -> (state, metrics)` (DSM + EMA)."""
   sde = sde_lib.get_sde(config.sde)
-  optimizer, schedule = optimizers.create_optimizer(
-      config.optim, config.train.num_steps
-  )
+  optimizer, schedule = optimizers.create_optimizer(config.optim)
   loss_fn = losses.get_loss_fn(
       sde,
       model_utils.get_model(config.model),

@@ -1,7 +1,9 @@
 """Test setup: 4 forced CPU devices, so data-parallel code runs sharded.
 
 Set before JAX initialises its backend; single-device references build a
-mesh over `jax.devices()[:1]`.
+mesh over `jax.devices()[:1]`. Tests marked `slow` (device-count
+equivalence) are left out of the default run; `.ci/run` runs them too
+(`python -m pytest -m slow`).
 """
 
 import os
@@ -9,6 +11,10 @@ import os
 os.environ["XLA_FLAGS"] = " ".join([
     os.environ.get("XLA_FLAGS", ""),
     "--xla_force_host_platform_device_count=4",
+    # Tests run tiny shapes once: LLVM's optimisations cost more compile
+    # time (~30% of the suite) than they save at run time.
+    "--xla_backend_optimization_level=0",
+    "--xla_llvm_disable_expensive_passes=true",
 ]).strip()
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Persistent compilation cache: a second run of the suite (and the

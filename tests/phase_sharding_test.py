@@ -12,6 +12,8 @@ from runtime import train_loop
 from score_phase import inference
 from score_phase import train
 
+pytestmark = pytest.mark.slow
+
 CONFIG = phase_sbdm.get_config("tiny")
 SIZE = CONFIG.data.image_size
 

@@ -3,6 +3,7 @@ step up to float32 reassociation."""
 
 import jax
 import numpy as np
+import pytest
 
 from configs import recon as recon_config
 from recon import input_pipeline
@@ -19,6 +20,8 @@ from runtime import train_loop
 # u = 2^-24: 4096 * 6e-8 = 2.4e-4; we allow 4x that. A real sharding bug
 # changes the step by O(1): a device scoring only its own example, a missing
 # mean over devices (4x the gradient), another example's mask or coils.
+pytestmark = pytest.mark.slow
+
 NUM_TERMS = 4 * 32 * 32
 RTOL = 4 * NUM_TERMS * np.finfo(np.float32).eps / 2
 

@@ -1,13 +1,11 @@
 """Shared runtime: sharding, checkpoints with fallback, metric writers."""
 
 import json
-import shutil
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from etils import epath
 
 from runtime import checkpoints
 from runtime import metric_writers

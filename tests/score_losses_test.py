@@ -34,14 +34,9 @@ def _batch(count=8):
 
 @pytest.fixture(scope="module")
 def pieces():
-  # The jitted init / step of score_phase.train on a 1-device mesh (shared
+  # The jitted init / step of score_phase.train on the 4-device mesh (shared
   # with the other test modules through train's compile cache).
-  mesh = jax.make_mesh(
-      (1,),
-      (parallel.DATA_AXIS,),
-      devices=jax.devices()[:1],
-      axis_types=(jax.sharding.AxisType.Auto,),
-  )
+  mesh = parallel.create_mesh()
   state = train_loop.compiled_init(inference.get_init_fn(CONFIG), mesh)(
       jax.random.key(0)
   )
@@ -56,9 +51,7 @@ def pieces():
       magnitude_threshold=CONFIG.loss.magnitude_threshold,
       background_weight=CONFIG.loss.background_weight,
   )
-  _, schedule = optimizers.create_optimizer(
-      CONFIG.optim, CONFIG.train.num_steps
-  )
+  _, schedule = optimizers.create_optimizer(CONFIG.optim)
   return state, train_step, jax.jit(loss_fn), schedule
 
 

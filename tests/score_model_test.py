@@ -41,12 +41,7 @@ def _perturb(params, rng):
 def setup():
   model = model_utils.get_model(CONFIG.model)
   # The jitted init of score_phase.train (compiled once for all modules).
-  mesh = jax.make_mesh(
-      (1,),
-      (parallel.DATA_AXIS,),
-      devices=jax.devices()[:1],
-      axis_types=(jax.sharding.AxisType.Auto,),
-  )
+  mesh = parallel.create_mesh()
   params = train_loop.compiled_init(inference.get_init_fn(CONFIG), mesh)(
       jax.random.key(0)
   ).params

@@ -36,7 +36,7 @@ def _optim():
   return optim
 
 
-TX, LR_FN = optimizers.create_optimizer(_optim(), 100)
+TX, LR_FN = optimizers.create_optimizer(_optim())
 
 
 def init_fn(rng):
