@@ -31,10 +31,10 @@ import jax.numpy as jnp
 
 from kspace import fft
 from kspace import phase as phase_lib
-from score_phase import registry
+from score_phase import catalog
 
-PHASE_SOURCES: registry.Registry[Callable[..., phase_lib.PhaseFn]] = (
-    registry.Registry("phase source")
+PHASE_SOURCES: catalog.Catalog[Callable[..., phase_lib.PhaseFn]] = (
+    catalog.Catalog("phase source")
 )
 
 # Defaults of the baselines' keyword arguments (the values used in the

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from score_phase import registry
+from score_phase import catalog
 from score_phase import sde as sde_lib
 
 Update = Callable[
@@ -35,14 +35,14 @@ Update = Callable[
 ScoreFn = Callable[[jax.Array, jax.Array], jax.Array]
 SampleFn = Callable[[jax.Array, dict, jax.Array], jax.Array]
 
-PREDICTORS: registry.Registry[Callable[..., Update]] = registry.Registry(
+PREDICTORS: catalog.Catalog[Callable[..., Update]] = catalog.Catalog(
     "predictor"
 )
-CORRECTORS: registry.Registry[Callable[..., Update]] = registry.Registry(
+CORRECTORS: catalog.Catalog[Callable[..., Update]] = catalog.Catalog(
     "corrector"
 )
-SAMPLERS: registry.Registry[Callable[..., tuple[SampleFn, int]]] = (
-    registry.Registry("sampler")
+SAMPLERS: catalog.Catalog[Callable[..., tuple[SampleFn, int]]] = (
+    catalog.Catalog("sampler")
 )
 
 # Score evaluations of one update of each predictor / corrector.

@@ -19,9 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from score_phase import registry
+from score_phase import catalog
 
-SDES: registry.Registry[type] = registry.Registry("SDE")
+SDES: catalog.Catalog[type] = catalog.Catalog("SDE")
 
 ScoreFn = Callable[[jax.Array, jax.Array], jax.Array]
 

@@ -14,11 +14,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from score_phase import registry
+from score_phase import catalog
 from score_phase import sde as sde_lib
 from score_phase.models import ncsnpp
 
-MODELS: registry.Registry[type[nn.Module]] = registry.Registry("model")
+MODELS: catalog.Catalog[type[nn.Module]] = catalog.Catalog("model")
 MODELS.register("ncsnpp")(ncsnpp.ConditionalNCSNpp)
 
 # Channels of the phase representation (the unit phasor cos, sin).

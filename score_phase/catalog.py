@@ -1,7 +1,10 @@
-"""One generic name -> object registry, shared by every pluggable family.
+"""One generic name -> object catalog, shared by every pluggable family.
+
+(Called a catalog, not a registry: in this project a registry is the
+user's folder of magnitude images, `kspace.datasets.magnitude_registry`.)
 
 SDEs, score models, predictors, correctors, samplers and phase sources are
-all looked up by a config string; each family is a `Registry` instance, so
+all looked up by a config string; each family is a `Catalog` instance, so
 the registration code exists once (rather than once per family).
 """
 
@@ -11,11 +14,11 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class Registry(Generic[T]):
+class Catalog(Generic[T]):
   """A named collection of objects filled with the `register` decorator.
 
   Example:
-    PREDICTORS = Registry("predictor")
+    PREDICTORS = Catalog("predictor")
 
     @PREDICTORS.register("euler_maruyama")
     def euler_maruyama_predictor(...): ...
