@@ -135,7 +135,7 @@ def main(argv):
   sources = oracle_phases(config.data, records, truths, num_samples)
   key = jax.random.key(config.seed)
   for name in evaluation.baselines:
-    phase_fn = phase_sources.get_phase_fn(name)
+    phase_fn = phase_sources.get_baseline(name)
     sources[name] = jnp.stack([
         phase_fn(jax.random.fold_in(key, k), magnitude)
         for k in range(num_samples)

@@ -119,7 +119,7 @@ def main(argv):
 
   baseline = {}
   for name in config.eval.baselines:
-    phase_fn = phase_sources.get_phase_fn(name)
+    phase_fn = phase_sources.get_baseline(name)
     guesses = np.stack([
         phase_fn(jax.random.key(k), magnitude) for k in range(args.num_samples)
     ])

@@ -87,7 +87,7 @@ def evaluate(
       evaluation.background_threshold, evaluation.center_fraction
   )
   baseline_fns = {
-      name: jax.jit(phase_sources.get_phase_fn(name))
+      name: jax.jit(phase_sources.get_baseline(name))
       for name in evaluation.baselines
   }
   totals, count, first = {}, 0, None

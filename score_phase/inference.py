@@ -212,4 +212,4 @@ def get_phase_fn(name: str, **kwargs) -> phase_lib.PhaseFn:
   e.g. workdir=...) or a `phase_sources` baseline (its kwargs)."""
   if name == "sbdm":
     return load_sbdm_phase_fn(**kwargs)
-  return phase_sources.get_phase_fn(name, **kwargs)
+  return phase_sources.get_baseline(name, **kwargs)

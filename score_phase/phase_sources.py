@@ -6,7 +6,9 @@ Every source is a pure, jittable function
 
 with `magnitude` (B, H, W) float and `phase` (B, H, W) float32 wrapped to
 (-pi, pi]; `key` is one PRNG key for the batch (split per example inside).
-Get one with `get_phase_fn(name, **kwargs)`.
+Get one with `get_baseline(name, **kwargs)`;
+`score_phase.inference.get_phase_fn` looks up every source, learned ones
+included.
 
 The registered names are the naive baselines of the literature, all
 independent of the anatomy (they only read the magnitude's shape):
@@ -162,7 +164,7 @@ def smooth_polynomial_phase(
   return _per_example(sample_one)
 
 
-def get_phase_fn(name: str, **kwargs) -> phase_lib.PhaseFn:
+def get_baseline(name: str, **kwargs) -> phase_lib.PhaseFn:
   """A jittable baseline `phase_fn(key, magnitude (B,H,W)) -> (B,H,W)`.
 
   Args:

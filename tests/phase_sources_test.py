@@ -35,7 +35,7 @@ def test_registry_lists_all_sources():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_shape_dtype_range_and_jit(name):
-  phase_fn = jax.jit(phase_sources.get_phase_fn(name))
+  phase_fn = jax.jit(phase_sources.get_baseline(name))
   phase = np.asarray(phase_fn(jax.random.key(1), _magnitude()))
   assert phase.shape == SHAPE and phase.dtype == np.float32
   assert np.all(phase > -math.pi) and np.all(phase <= math.pi)
@@ -44,7 +44,7 @@ def test_shape_dtype_range_and_jit(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_seeded_and_independent_of_anatomy(name):
-  phase_fn = phase_sources.get_phase_fn(name)
+  phase_fn = phase_sources.get_baseline(name)
   a = phase_fn(jax.random.key(3), _magnitude(0))
   b = phase_fn(jax.random.key(3), _magnitude(1))  # other anatomy, same key
   np.testing.assert_array_equal(a, b)
@@ -61,7 +61,7 @@ def test_smooth_sources_are_smooth_and_iid_are_not():
   key, magnitude = jax.random.key(5), _magnitude()
   error = {
       name: _neighbour_error(
-          np.asarray(phase_sources.get_phase_fn(name)(key, magnitude))
+          np.asarray(phase_sources.get_baseline(name)(key, magnitude))
       )
       for name in NAMES
   }
@@ -73,14 +73,14 @@ def test_smooth_sources_are_smooth_and_iid_are_not():
 
 
 def test_gaussian_std():
-  phase_fn = phase_sources.get_phase_fn("gaussian", std=0.2)
+  phase_fn = phase_sources.get_baseline("gaussian", std=0.2)
   phase = np.asarray(phase_fn(jax.random.key(0), jnp.ones((4, 64, 64))))
   assert np.std(phase) == pytest.approx(0.2, rel=0.05)
   assert abs(np.mean(phase)) < 0.01
 
 
 def test_polynomial_order_zero_is_constant():
-  phase_fn = phase_sources.get_phase_fn("smooth_polynomial", order=0)
+  phase_fn = phase_sources.get_baseline("smooth_polynomial", order=0)
   phase = np.asarray(phase_fn(jax.random.key(0), _magnitude()))
   np.testing.assert_allclose(
       phase, np.broadcast_to(phase[:, :1, :1], phase.shape)
@@ -88,7 +88,7 @@ def test_polynomial_order_zero_is_constant():
 
 
 def test_kspace_box_size_one_is_constant_phase():
-  phase_fn = phase_sources.get_phase_fn("smooth_kspace_box", box_size=1)
+  phase_fn = phase_sources.get_baseline("smooth_kspace_box", box_size=1)
   phase = np.asarray(phase_fn(jax.random.key(0), _magnitude()))
   constant = np.broadcast_to(phase[:, :1, :1], phase.shape)
   np.testing.assert_allclose(
@@ -98,10 +98,10 @@ def test_kspace_box_size_one_is_constant_phase():
 
 def test_errors():
   with pytest.raises(ValueError, match="Unknown phase source"):
-    phase_sources.get_phase_fn("nope")
+    phase_sources.get_baseline("nope")
   with pytest.raises(ValueError, match="keyword"):
-    phase_sources.get_phase_fn("zero", std=1.0)
+    phase_sources.get_baseline("zero", std=1.0)
   with pytest.raises(ValueError, match="batch, H, W"):
-    phase_sources.get_phase_fn("uniform")(jax.random.key(0), jnp.ones((8, 8)))
+    phase_sources.get_baseline("uniform")(jax.random.key(0), jnp.ones((8, 8)))
   with pytest.raises(ValueError, match="std"):
-    phase_sources.get_phase_fn("gaussian", std=-1.0)
+    phase_sources.get_baseline("gaussian", std=-1.0)

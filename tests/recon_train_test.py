@@ -216,7 +216,7 @@ def test_evaluation_ignores_the_training_phase_settings(trained):
   records = input_pipeline.fake_records(8, size, seed=7)
   # A second phase under another key, far from the true one.
   other = jax.device_get(
-      phase_sources.get_phase_fn("smooth_polynomial")(
+      phase_sources.get_baseline("smooth_polynomial")(
           jax.random.key(3), _stack(records)["magnitude"]
       )
   )
@@ -270,7 +270,7 @@ def test_phase_source_and_phase_fn_must_agree(tmp_path):
     train.train_and_evaluate(config, tmp_path)
   with pytest.raises(ValueError, match="phase_fn is given"):
     train.train_and_evaluate(
-        _config(), tmp_path, phase_fn=phase_sources.get_phase_fn("zero")
+        _config(), tmp_path, phase_fn=phase_sources.get_baseline("zero")
     )
   assert not (tmp_path / "checkpoints").exists()
 
@@ -332,7 +332,7 @@ def test_simulate_draws_fresh_masks_and_coils_and_uses_the_phase_given():
     assert np.abs(other - lines[0]).max() > 0.1 * np.abs(lines[0]).max()
   # An injected phase function replaces the records' phase.
   zero_fn = jax.jit(
-      simulate.get_simulate_fn(config, phase_sources.get_phase_fn("zero"))
+      simulate.get_simulate_fn(config, phase_sources.get_baseline("zero"))
   )
   out = jax.device_get(zero_fn(jax.random.key(1), batch))
   assert np.abs(phase[inside]).max() > 1.0
