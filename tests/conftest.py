@@ -17,11 +17,17 @@ os.environ["XLA_FLAGS"] = " ".join([
     "--xla_llvm_disable_expensive_passes=true",
 ]).strip()
 os.environ.setdefault("MPLBACKEND", "Agg")
-# Persistent compilation cache: a second run of the suite (and the
-# subprocesses it starts) loads compiled steps instead of recompiling.
+# Persistent compilation cache, per user like pip's: later runs of the
+# suite (any clone, and the subprocesses it starts) load compiled steps
+# instead of recompiling (5.4 -> 4.1 min here). Its keys cover the
+# computation, jax version and flags, so a stale entry is never used.
 os.environ.setdefault(
     "JAX_COMPILATION_CACHE_DIR",
-    os.path.join(os.path.dirname(os.path.dirname(__file__)), ".jax_cache"),
+    os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
+        "phasesynth",
+        "jax_tests",
+    ),
 )
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
