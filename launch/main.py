@@ -28,9 +28,10 @@ def train_recon(config: ml_collections.ConfigDict, workdir: str):
   source = config.data.phase_source
   phase_fn = None
   if source != recon_train.GROUND_TRUTH:
-    phase_fn = inference.get_phase_fn(
-        source, **config.data.phase_kwargs.to_dict()
-    )
+    kwargs = config.data.phase_kwargs.to_dict()
+    if source == "sbdm":
+      kwargs["workdir"] = config.data.phase_workdir
+    phase_fn = inference.get_phase_fn(source, **kwargs)
   return recon_train.train_and_evaluate(config, workdir, phase_fn=phase_fn)
 
 
