@@ -5,10 +5,15 @@ import subprocess
 import sys
 import textwrap
 
+import jax
+import numpy as np
 import pytest
 
 from configs import experiment as experiment_config
+from configs import recon as recon_config
+from launch import main as launch_main
 from launch import sweep
+from runtime import checkpoints
 
 
 def test_sweep_turns_override_dicts_into_commands(tmp_path):
@@ -86,3 +91,28 @@ def test_main_job_builds_data_and_writes_figure(tmp_path):
 def test_unknown_experiment_variant_is_rejected():
   with pytest.raises(ValueError, match="default|quicktest"):
     experiment_config.get_config("huge")
+
+
+def test_train_recon_builds_the_phase_function_of_the_config(
+    monkeypatch, tmp_path
+):
+  received = {}
+  monkeypatch.setattr(
+      launch_main.recon_train,
+      "train_and_evaluate",
+      lambda config, workdir, phase_fn: received.update(phase_fn=phase_fn),
+  )
+  config = recon_config.get_config("tiny")
+  launch_main.MODES["train_recon"](config, str(tmp_path))
+  assert received["phase_fn"] is None  # ground truth: the records' phase
+  config.data.phase_source = "smooth_polynomial"
+  config.data.phase_kwargs = {"order": 0}
+  launch_main.MODES["train_recon"](config, str(tmp_path))
+  phase = np.asarray(
+      received["phase_fn"](jax.random.key(0), np.ones((2, 8, 8), np.float32))
+  )
+  assert phase.shape == (2, 8, 8) and np.ptp(phase[0]) < 1e-5  # a constant
+  config.data.phase_source = "sbdm"
+  config.data.phase_workdir = str(tmp_path / "no_run")
+  with pytest.raises(checkpoints.CheckpointError, match="--mode=train_phase"):
+    launch_main.MODES["train_recon"](config, str(tmp_path))
