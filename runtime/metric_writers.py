@@ -72,16 +72,28 @@ class MetricWriter:
 
 
 def _drop_lines_after(path: epath.Path, step: int) -> None:
-  """Rewrites a metrics.jsonl without lines past `step` (atomic rename)."""
+  """Rewrites a metrics.jsonl without lines past `step` (atomic rename).
+
+  A run killed while writing can leave a truncated last line; it is dropped
+  too.
+  """
   if not path.exists():
     return
   lines = path.read_text().splitlines(keepends=True)
-  kept = [line for line in lines if json.loads(line)["step"] <= step]
+  kept = [line for line in lines if _logged_step(line) <= step]
   if len(kept) == len(lines):
     return
   tmp = path.with_name(path.name + ".tmp")
   tmp.write_text("".join(kept))
   tmp.replace(path)
+
+
+def _logged_step(line: str) -> float:
+  """The step of a JSONL line; +inf for a line that does not parse."""
+  try:
+    return json.loads(line)["step"]
+  except (json.JSONDecodeError, KeyError, TypeError):
+    return math.inf
 
 
 def progress_bar(total_steps: int, initial_step: int, description: str):

@@ -124,6 +124,8 @@ def test_resumed_writer_drops_what_an_interrupted_run_logged_after_the_checkpoin
   for step in range(1, 6):
     writer.write_scalars(step, {"train/loss": step})
   writer.close()
+  with (tmp_path / "metrics.jsonl").open("a") as f:
+    f.write('{"step": 6, "train/lo')  # killed in the middle of a line
   # Killed after step 5 with the last checkpoint at step 4: resume there.
   writer = metric_writers.MetricWriter(tmp_path, enabled=True, resume_step=4)
   for step in (5, 6):
