@@ -14,6 +14,7 @@ from kspace import datasets
 from kspace import fft
 from kspace import masks
 from kspace import synthesize
+from runtime import atomic
 
 matplotlib.use("Agg")
 
@@ -90,10 +91,9 @@ def plot_examples(
 def save_figure(fig: plt.Figure, path: epath.Path) -> None:
   """Writes a PNG atomically (temporary name, then rename)."""
   path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(path.name + ".tmp.png")
-  fig.savefig(tmp, dpi=100)
+  with atomic.replacing(path) as tmp:
+    fig.savefig(tmp, dpi=100)
   plt.close(fig)
-  tmp.replace(path)
 
 
 def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:

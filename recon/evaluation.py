@@ -20,6 +20,7 @@ import numpy as np
 from etils import epath
 
 from kspace import datasets
+from runtime import atomic
 from runtime import metric_writers
 from runtime import parallel
 from runtime import train_loop
@@ -233,18 +234,14 @@ def write_report(
   if jax.process_index() != 0:
     return
   directory.mkdir(parents=True, exist_ok=True)
-  # Temporary names, then renames: a crash never leaves a half-written
-  # report that looks complete.
-  metrics_path = directory / f"{name}_metrics.json"
-  tmp = metrics_path.with_name(metrics_path.name + ".tmp")
-  tmp.write_text(json.dumps(summary, indent=2))
+  # A crash never leaves a half-written file; the metrics JSON, written
+  # last, marks a complete report.
   fig = plot_examples(outputs, num_figure_examples, name)
-  figure_path = directory / f"{name}.png"
-  tmp_figure = figure_path.with_name(figure_path.name + ".tmp.png")
-  fig.savefig(str(tmp_figure), dpi=100)
+  with atomic.replacing(directory / f"{name}.png") as tmp:
+    fig.savefig(str(tmp), dpi=100)
   plt.close(fig)
-  tmp_figure.replace(figure_path)
-  tmp.replace(metrics_path)
+  with atomic.replacing(directory / f"{name}_metrics.json") as tmp:
+    tmp.write_text(json.dumps(summary, indent=2))
 
 
 @train_loop.cached_by_config("model", "forward", "data.image_size")

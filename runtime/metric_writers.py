@@ -14,6 +14,8 @@ import tensorboardX
 import tqdm
 from etils import epath
 
+from runtime import atomic
+
 
 class NonFiniteLossError(FloatingPointError):
   """Training produced a NaN or inf loss."""
@@ -83,9 +85,8 @@ def _drop_lines_after(path: epath.Path, step: int) -> None:
   kept = [line for line in lines if _logged_step(line) <= step]
   if len(kept) == len(lines):
     return
-  tmp = path.with_name(path.name + ".tmp")
-  tmp.write_text("".join(kept))
-  tmp.replace(path)
+  with atomic.replacing(path) as tmp:
+    tmp.write_text("".join(kept))
 
 
 def _logged_step(line: str) -> float:

@@ -15,6 +15,7 @@ import ml_collections
 import numpy as np
 from etils import epath
 
+from runtime import atomic
 from runtime import metric_writers
 from runtime import parallel
 from score_phase import figures
@@ -159,9 +160,8 @@ def sample_and_evaluate(
   summary["step"] = step
   tag = f"{config.sampling.name}{config.sampling.num_steps}"
   path = workdir / f"sample_metrics_{tag}.json"
-  tmp = path.with_name(path.name + ".tmp")
-  tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
-  tmp.replace(path)
+  with atomic.replacing(path) as tmp:
+    tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
   writer = metric_writers.MetricWriter(workdir)
   try:
     writer.write_scalars(step, {f"val/{k}": v for k, v in summary.items()})

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from runtime import atomic
 from runtime import checkpoints
 from runtime import metric_writers
 from runtime import parallel
@@ -147,3 +148,19 @@ def test_pad_to_multiple_repeats_the_last_row():
   assert padded["y"].shape == (8, 2)
   same, count = parallel.pad_to_multiple(batch, 5)
   assert same is batch and count == 5
+
+
+def test_replacing_renames_on_success_and_leaves_the_old_file_on_failure(
+    tmp_path,
+):
+  path = tmp_path / "report.json"
+  with atomic.replacing(path) as tmp:
+    assert tmp.suffix == ".json" and tmp != path
+    tmp.write_text("new")
+  assert path.read_text() == "new"
+  with pytest.raises(RuntimeError):
+    with atomic.replacing(path) as tmp:
+      tmp.write_text("half")
+      raise RuntimeError("crash while writing")
+  assert path.read_text() == "new"
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
