@@ -146,9 +146,7 @@ def train_and_evaluate(
       ),
       compatibility=state_lib.compatibility(config),
       metadata={"config": train_loop.as_json(config)},
-      hooks=(train_loop.Hook(config.train.eval_every, validate),)
-      if config.train.eval_every
-      else (),
+      hooks=(train_loop.Hook(config.train.eval_every, validate),),
   )
   trained = train_loop.train(task, config.train, workdir, config.seed)
   if config.eval.after_training:
