@@ -132,8 +132,14 @@ def equispaced_fraction_mask(
   """fastMRI EquispacedMaskFractionFunc: spacing chosen so that the total
   number of sampled columns, center included, is num_cols / acceleration.
 
+  The spacing is fastMRI's adjusted_accel = acceleration (num_low - num_cols)
+  / (num_low acceleration - num_cols), and the offset is drawn from
+  range(round(adjusted_accel)) as fastMRI does: the offset must cover a whole
+  (wider than `acceleration`) spacing, or the last columns of each period
+  would never be sampled.
+
   Args:
-    key: PRNG key (draws the offset in [0, acceleration)).
+    key: PRNG key (draws the offset in [0, round(adjusted_accel))).
     shape: (H, W).
     center_fraction: fraction of columns fully sampled around DC.
     acceleration: target undersampling factor.
@@ -146,7 +152,7 @@ def equispaced_fraction_mask(
   spacing = (acceleration * (num_low - num_cols)) / (
       num_low * acceleration - num_cols
   )
-  offset = jax.random.randint(key, (), 0, round(acceleration))
+  offset = jax.random.randint(key, (), 0, round(spacing))
   # np.arange(offset, num_cols - 1, spacing) with a static maximum length.
   max_samples = int(np.ceil((num_cols - 1) / spacing))
   positions = offset + spacing * jnp.arange(max_samples)

@@ -68,29 +68,36 @@ def test_equispaced_mask_matches_fastmri(num_cols):
 def test_equispaced_fraction_mask_matches_fastmri_formula():
   num_cols, center_fraction, acceleration = 368, 0.08, 4
   num_low = round(num_cols * center_fraction)
-  spacing = (acceleration * (num_low - num_cols)) / (
+  # fastMRI EquispacedMaskFractionFunc: the offset is drawn from
+  # range(round(adjusted_accel)), here 5 values (adjusted_accel = 5.45),
+  # not range(acceleration).
+  adjusted_accel = (acceleration * (num_low - num_cols)) / (
       num_low * acceleration - num_cols
   )
+  num_offsets = round(adjusted_accel)
+  assert num_offsets > acceleration
+  expected_masks = []
+  for offset in range(num_offsets):
+    expected = np.zeros(num_cols, bool)
+    samples = np.arange(offset, num_cols - 1, adjusted_accel)
+    expected[np.around(samples).astype(np.uint)] = True
+    pad = (num_cols - num_low + 1) // 2
+    expected[pad : pad + num_low] = True
+    expected_masks.append(expected)
+  keys = jax.random.split(jax.random.key(0), 48)
+  batch = jax.vmap(
+      lambda k: masks.equispaced_fraction_mask(
+          k, (2, num_cols), center_fraction, acceleration
+      )
+  )(keys)
   seen_offsets = set()
-  for seed in range(12):
-    lines = _lines(
-        masks.equispaced_fraction_mask(
-            jax.random.key(seed), (2, num_cols), center_fraction, acceleration
-        )
-    )
-    matches = []
-    for offset in range(acceleration):
-      expected = np.zeros(num_cols, bool)
-      samples = np.around(np.arange(offset, num_cols - 1, spacing)).astype(int)
-      expected[samples] = True
-      pad = (num_cols - num_low + 1) // 2
-      expected[pad : pad + num_low] = True
-      if (expected == lines).all():
-        matches.append(offset)
-    assert matches, f"seed {seed}: no fastMRI offset reproduces the mask"
+  for seed, mask in enumerate(batch):
+    lines = _lines(mask)
+    matches = [o for o, e in enumerate(expected_masks) if (e == lines).all()]
+    assert matches, f"key {seed}: no fastMRI offset reproduces the mask"
     seen_offsets.update(matches)
     assert lines.sum() == pytest.approx(num_cols / acceleration, rel=0.05)
-  assert len(seen_offsets) > 1
+  assert seen_offsets == set(range(num_offsets))
 
 
 @pytest.mark.parametrize("acceleration", [4, 8])
