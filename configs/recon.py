@@ -77,9 +77,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Leaky ReLU slope and instance-norm epsilon (fastMRI / PyTorch values).
   model.negative_slope = 0.2
   model.norm_eps = 1e-5
-  # Epsilons of the input normalisation and of the coil-map RSS division.
-  model.std_eps = 1e-6
+  # VarNet: epsilon added to the std of the NormUnet normalisation; 0 is
+  # fastMRI's (a constant, e.g. all-zero, coil image then gives NaN).
+  model.std_eps = 0.0
+  # VarNet: epsilon of the coil-map RSS division.
   model.rss_eps = 1e-6
+  # U-Net: epsilon added to the std of the zero-filled input normalisation.
+  model.input_std_eps = 1e-6
   # PRNG implementation of the parameter initializers ("rbg" compiles much
   # faster than "threefry2x32" on CPU).
   model.init_prng_impl = "rbg"

@@ -150,3 +150,49 @@ def test_sensitivity_model_has_unit_rss():
   _, maps = _init_apply(model, kspace)
   assert maps.shape == kspace.shape
   np.testing.assert_allclose(coils.rss(maps), 1.0, atol=1e-4)
+
+
+def _run_capturing_unet(model, variables, *args):
+  """Applies `model`, also returning every inner `unet.Unet` call's input and
+  output (in call order): what the wrappers normalise, and what they undo."""
+
+  @jax.jit
+  def run(variables, *args):
+    calls = []
+
+    def interceptor(next_fun, fun_args, fun_kwargs, context):
+      out = next_fun(*fun_args, **fun_kwargs)
+      if isinstance(context.module, unet.Unet):
+        calls.append((fun_args[0], out))
+      return out
+
+    with nn.intercept_methods(interceptor):
+      out = model.apply(variables, *args)
+    return out, calls
+
+  return run(variables, *args)
+
+
+def test_norm_unet_normalises_like_fastmri():
+  # fastMRI NormUnet.norm: per real/imaginary channel, mean and torch's
+  # unbiased std (ddof=1) over the pixels, no epsilon; unnorm undoes it.
+  real, imag = jax.random.normal(jax.random.key(9), (2, 2, 12, 10))
+  image = ((3 * real + 1) + 1j * (0.5 * imag - 2)).astype(jnp.complex64)
+  model = varnet.NormUnet(2, 2, 0.2, 1e-5, 0.0)
+  variables = jax.jit(model.init)(jax.random.key(0), image)
+  out, calls = _run_capturing_unet(model, variables, image)
+  (unet_in, unet_out), = calls
+  x = np.stack([np.real(image), np.imag(image)], axis=1).reshape(2, 2, -1)
+  mean = x.mean(axis=2)[:, None, None, :]
+  std = x.std(axis=2, ddof=1)[:, None, None, :]
+  want = (np.stack([np.real(image), np.imag(image)], -1) - mean) / std
+  # 12 x 10 is zero-padded to 12 x 12 (a multiple of 2 ** num_pools).
+  np.testing.assert_allclose(unet_in[:, :, 1:11], want, rtol=1e-5, atol=1e-5)
+  unnormed = np.asarray(unet_out)[:, :, 1:11] * std + mean
+  np.testing.assert_allclose(
+      out, unnormed[..., 0] + 1j * unnormed[..., 1], rtol=1e-5, atol=1e-5
+  )
+  # The default (fastMRI) has no epsilon, so a zero image needs std_eps > 0.
+  guarded = varnet.NormUnet(2, 2, 0.2, 1e-5, 1e-6)
+  zero = jnp.zeros_like(image)
+  assert np.isfinite(guarded.apply(variables, zero)).all()

@@ -29,10 +29,9 @@ def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
       num_pools=config.num_pools,
       negative_slope=config.negative_slope,
       norm_eps=config.norm_eps,
-      std_eps=config.std_eps,
   )
   if config.name == "unet":
-    return unet.ZeroFilledUnet(**common)
+    return unet.ZeroFilledUnet(std_eps=config.input_std_eps, **common)
   if config.name == "varnet":
     return varnet.VarNet(
         num_cascades=config.num_cascades,
@@ -40,6 +39,7 @@ def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
         sens_pools=config.sens_pools,
         num_low_frequencies=num_low_frequencies,
         dc_weight_init=config.dc_weight_init,
+        std_eps=config.std_eps,
         rss_eps=config.rss_eps,
         **common,
     )

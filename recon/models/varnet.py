@@ -65,12 +65,19 @@ class NormUnet(nn.Module):
   """U-Net on a complex image as 2 real channels, with per-channel
   mean/std normalisation and zero padding to a multiple of 2 ** num_pools.
 
+  The normalisation is fastMRI's `NormUnet.norm`: the mean and torch's
+  default unbiased (ddof=1) standard deviation of each of the real and
+  imaginary channels over the pixels, with no epsilon, so that a model
+  trained here sees the same inputs as the reference.
+
   Attributes:
     chans: U-Net channels.
     num_pools: U-Net levels.
     negative_slope: leaky ReLU slope.
     norm_eps: instance-norm epsilon.
-    std_eps: keeps the normalisation finite on constant images.
+    std_eps: added to the standard deviation. 0 is fastMRI's behaviour, under
+      which a constant (e.g. all-zero) image gives NaN; a small positive
+      value (e.g. 1e-6) keeps such inputs finite at a small bias.
   """
 
   chans: int
@@ -84,7 +91,7 @@ class NormUnet(nn.Module):
     """(N, H, W) complex64 -> (N, H, W) complex64."""
     x = jnp.stack([image.real, image.imag], axis=-1)
     mean = x.mean(axis=(1, 2), keepdims=True)
-    std = x.std(axis=(1, 2), keepdims=True) + self.std_eps
+    std = x.std(axis=(1, 2), keepdims=True, ddof=1) + self.std_eps
     x, (rows, cols) = unet.pad_to_multiple((x - mean) / std, 2**self.num_pools)
     x = unet.Unet(
         2, self.chans, self.num_pools, self.negative_slope, self.norm_eps
