@@ -82,8 +82,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   model.std_eps = 0.0
   # VarNet: epsilon of the coil-map RSS division.
   model.rss_eps = 1e-6
-  # U-Net: epsilon added to the std of the zero-filled input normalisation.
-  model.input_std_eps = 1e-6
+  # U-Net: epsilon added to the std of the zero-filled input normalisation,
+  # and the bound the normalised input is clamped to (fastMRI's
+  # UnetDataTransform: 1e-11 and 6; inf disables the clamp).
+  model.input_std_eps = 1e-11
+  model.input_clamp = 6.0
   # PRNG implementation of the parameter initializers ("rbg" compiles much
   # faster than "threefry2x32" on CPU).
   model.init_prng_impl = "rbg"

@@ -66,7 +66,7 @@ def _init_apply(model, *args):
 
 @pytest.mark.parametrize("chans,num_pools,size", [(4, 2, 32), (3, 3, 30)])
 def test_unet_shape_and_parameter_count(chans, num_pools, size):
-  model = unet.ZeroFilledUnet(chans, num_pools, 0.2, 1e-5, 1e-6)
+  model = unet.ZeroFilledUnet(chans, num_pools, 0.2, 1e-5, 1e-11, 6.0)
   kspace, mask, _ = _inputs(jax.random.key(0), 2, 3, size)
   variables, out = _init_apply(model, kspace, mask)
   assert out.shape == (2, size, size) and out.dtype == jnp.float32
@@ -196,3 +196,28 @@ def test_norm_unet_normalises_like_fastmri():
   guarded = varnet.NormUnet(2, 2, 0.2, 1e-5, 1e-6)
   zero = jnp.zeros_like(image)
   assert np.isfinite(guarded.apply(variables, zero)).all()
+
+
+def test_unet_input_is_normalised_and_clamped_like_fastmri():
+  # fastMRI UnetDataTransform: normalize_instance (mean, torch's unbiased
+  # std, eps 1e-11) of the zero-filled magnitude, then clamp to [-6, 6].
+  # A bright spot normalises to ~sqrt(256) = 16, so the clamp is active.
+  magnitude = 1.0 + 0.1 * jax.random.uniform(jax.random.key(10), (2, 16, 16))
+  magnitude = magnitude.at[:, 5, 7].set(50.0)
+  kspace = jnp.fft.fftshift(
+      jnp.fft.fft2(jnp.fft.ifftshift(magnitude + 0j), norm="ortho")
+  )[:, None].astype(jnp.complex64)
+  mask = jnp.ones((2, 16, 16), jnp.float32)
+  model = unet.ZeroFilledUnet(2, 2, 0.2, 1e-5, 1e-11, 6.0)
+  variables = jax.jit(model.init)(jax.random.key(0), kspace, mask)
+  out, calls = _run_capturing_unet(model, variables, kspace, mask)
+  (unet_in, unet_out), = calls
+  image = np.asarray(magnitude, np.float64)
+  mean = image.mean(axis=(1, 2), keepdims=True)
+  std = image.std(axis=(1, 2), ddof=1, keepdims=True) + 1e-11
+  want = np.clip((image - mean) / std, -6, 6)
+  assert (want == 6).any()
+  np.testing.assert_allclose(unet_in[..., 0], want, rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(
+      out, np.asarray(unet_out)[..., 0] * std + mean, rtol=1e-4, atol=1e-4
+  )

@@ -31,7 +31,9 @@ def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
       norm_eps=config.norm_eps,
   )
   if config.name == "unet":
-    return unet.ZeroFilledUnet(std_eps=config.input_std_eps, **common)
+    return unet.ZeroFilledUnet(
+        std_eps=config.input_std_eps, input_clamp=config.input_clamp, **common
+    )
   if config.name == "varnet":
     return varnet.VarNet(
         num_cascades=config.num_cascades,

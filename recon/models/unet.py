@@ -9,8 +9,8 @@ trains with drop_prob = 0). Images are NHWC (channels last).
 
 `ZeroFilledUnet` wraps it as a reconstruction model: the zero-filled,
 root-sum-of-squares combined image is normalised by its mean and standard
-deviation, passed through the U-Net, and un-normalised (fastMRI normalises the
-input the same way in its U-Net data transform).
+deviation and clamped, passed through the U-Net, and un-normalised (fastMRI's
+U-Net data transform normalises and clamps the input the same way).
 """
 
 import flax.linen as nn
@@ -162,12 +162,22 @@ def zero_filled_rss(masked_kspace: jax.Array) -> jax.Array:
 class ZeroFilledUnet(nn.Module):
   """Reconstruction model: U-Net on the normalised zero-filled RSS image.
 
+  The input is normalised as fastMRI's `UnetDataTransform` does it
+  (`normalize_instance`, then `clamp(-6, 6)`): minus the image mean, over
+  its unbiased (ddof=1, torch's default) standard deviation plus `std_eps`,
+  clipped to [-input_clamp, input_clamp]. The clamp keeps a few very bright
+  pixels (fat, flow artefacts) from dominating the U-Net's input range. The
+  output is un-normalised with the same mean and std, so the model predicts
+  in image units.
+
   Attributes:
     chans: U-Net channels.
     num_pools: U-Net levels.
     negative_slope: leaky ReLU slope.
     norm_eps: instance-norm epsilon.
-    std_eps: keeps the input normalisation finite on constant images.
+    std_eps: keeps the input normalisation finite on constant images
+      (fastMRI: 1e-11).
+    input_clamp: bound of the normalised input (fastMRI: 6); inf disables it.
   """
 
   chans: int
@@ -175,6 +185,7 @@ class ZeroFilledUnet(nn.Module):
   negative_slope: float
   norm_eps: float
   std_eps: float
+  input_clamp: float
 
   @nn.compact
   def __call__(self, masked_kspace: jax.Array, mask: jax.Array) -> jax.Array:
@@ -191,10 +202,9 @@ class ZeroFilledUnet(nn.Module):
     del mask
     image = zero_filled_rss(masked_kspace)
     mean = image.mean(axis=(-2, -1), keepdims=True)
-    std = image.std(axis=(-2, -1), keepdims=True) + self.std_eps
-    x, (rows, cols) = pad_to_multiple(
-        ((image - mean) / std)[..., None], 2**self.num_pools
-    )
+    std = image.std(axis=(-2, -1), keepdims=True, ddof=1) + self.std_eps
+    x = jnp.clip((image - mean) / std, -self.input_clamp, self.input_clamp)
+    x, (rows, cols) = pad_to_multiple(x[..., None], 2**self.num_pools)
     x = Unet(1, self.chans, self.num_pools, self.negative_slope, self.norm_eps)(
         x
     )
