@@ -79,7 +79,7 @@ def main(argv):
   batch = next(
       input_pipeline.eval_batches(source, args.num_images, args.num_images)
   )
-  magnitude = input_pipeline.check_magnitude(
+  magnitude = input_pipeline.prepare_magnitude(
       batch["magnitude"], config.data.image_size
   )
   images = args.num_images * args.num_samples

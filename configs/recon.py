@@ -31,16 +31,18 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.data = data = base.get_data_config(image_size=128)
   # Where the phase of the training images comes from: "ground_truth" (the
   # records' `phase_field`), "sbdm" (the train_phase run in phase_workdir),
-  # or a `score_phase.phase_sources` baseline ("zero", "uniform",
-  # "gaussian", "smooth_kspace_box", "smooth_polynomial"). Evaluation always
-  # uses the test records' own ground truth.
+  # "gan" (the train_gan run in phase_workdir), a `score_phase.phase_sources`
+  # baseline ("zero", "uniform", "gaussian", "smooth_kspace_box",
+  # "smooth_polynomial"), or "presynthesized" (the records'
+  # `phase_field` holds K phases per image, as the experiment writes them).
+  # Evaluation always uses the test records' own ground truth.
   data.phase_source = "ground_truth"
-  # Record key holding the phase for "ground_truth" (e.g. a pre-synthesized
-  # SBDM phase stored under another key).
+  # Record key holding the phase for "ground_truth" / "presynthesized".
   data.phase_field = "phase"
   # Keyword arguments of a baseline (e.g. {"std": 0.5} for "gaussian").
   data.phase_kwargs = ml_collections.ConfigDict()
-  # The --workdir of the train_phase run that phase_source="sbdm" samples.
+  # The --workdir of the train_phase / train_gan run that phase_source
+  # "sbdm" / "gan" samples.
   data.phase_workdir = ""
   # Record key of a volume id (fastMRI); without it every slice is a volume.
   data.volume_field = "volume_id"

@@ -116,8 +116,9 @@ def run(
     batch_size: global batch size (a multiple of the device count).
 
   Returns:
-    dict of stacked numpy arrays: pred, target, zero_filled (N, H, W) and
-    volume (N,) ids.
+    dict of stacked numpy arrays in record order: pred, target, zero_filled
+    (N, H, W), volume (N,) ids, and labels (N, H, W) when the records carry
+    tissue labels.
   """
   local_size = parallel.check_batch_size(batch_size)
   iterator = datasets.batches(
@@ -145,6 +146,8 @@ def run(
     )
     for name in ("pred", "target", "zero_filled"):
       outputs[name].append(np.asarray(out[name])[:count])
+    if "labels" in records:  # tissue labels, for the hallucination counts
+      outputs.setdefault("labels", []).append(np.asarray(records["labels"]))
     field = config.data.volume_field
     if field in records:
       outputs["volume"].append(np.asarray(records[field]).astype(str))
@@ -156,6 +159,37 @@ def run(
   return {name: np.concatenate(values) for name, values in outputs.items()}
 
 
+def slice_and_volume_metrics(
+    outputs: dict[str, np.ndarray], recon_name: str = "pred"
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+  """Per-slice and per-volume NMSE/PSNR/SSIM of `outputs[recon_name]`.
+
+  Returns:
+    ({metric: (N,)}, {metric: (V,)}), volumes in order of first appearance.
+  """
+  volumes = outputs["volume"]
+  names, first = np.unique(volumes, return_index=True)
+  per_slice = jax.device_get(
+      metrics.slice_metrics(outputs["target"], outputs[recon_name])
+  )
+  per_slice = {name: np.asarray(per_slice[name]) for name in METRICS}
+  if len(names) == len(volumes):  # every slice is its own volume
+    return per_slice, per_slice
+  per_volume = {name: [] for name in METRICS}
+  for volume in names[np.argsort(first)]:
+    rows = volumes == volume
+    scores = jax.device_get(
+        metrics.volume_metrics(
+            outputs["target"][rows], outputs[recon_name][rows]
+        )
+    )
+    for name in METRICS:
+      per_volume[name].append(scores[name])
+  return per_slice, {
+      name: np.asarray(values) for name, values in per_volume.items()
+  }
+
+
 def summarize(outputs: dict[str, np.ndarray], level: float) -> dict:
   """Per-slice and per-volume NMSE/PSNR/SSIM of the model and of the
   zero-filled input, each with mean and `level` confidence interval.
@@ -163,27 +197,9 @@ def summarize(outputs: dict[str, np.ndarray], level: float) -> dict:
   Returns:
     {"model"|"zero_filled": {"slice"|"volume": {metric: mean_and_ci}}}.
   """
-  volumes = outputs["volume"]
-  names, first = np.unique(volumes, return_index=True)
-  single_slice_volumes = len(names) == len(volumes)
   summary = {}
   for recon_name in ("pred", "zero_filled"):
-    per_slice = jax.device_get(
-        metrics.slice_metrics(outputs["target"], outputs[recon_name])
-    )
-    if single_slice_volumes:
-      per_volume = per_slice
-    else:
-      per_volume = {name: [] for name in METRICS}
-      for volume in names[np.argsort(first)]:
-        rows = volumes == volume
-        scores = jax.device_get(
-            metrics.volume_metrics(
-                outputs["target"][rows], outputs[recon_name][rows]
-            )
-        )
-        for name in METRICS:
-          per_volume[name].append(scores[name])
+    per_slice, per_volume = slice_and_volume_metrics(outputs, recon_name)
     summary["model" if recon_name == "pred" else "zero_filled"] = {
         "slice": {
             name: metrics.mean_and_ci(per_slice[name], level)

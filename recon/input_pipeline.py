@@ -20,7 +20,10 @@ from collections.abc import Mapping, Sequence
 import ml_collections
 import numpy as np
 
+from kspace import coils
 from kspace import datasets
+from kspace import fft
+from kspace import normalize
 
 # The records' own (ground-truth) phase field.
 GROUND_TRUTH_FIELD = "phase"
@@ -111,8 +114,9 @@ def image_inputs(
 ) -> dict[str, np.ndarray]:
   """Selects and checks what the jitted step needs from a record batch.
 
-  Only `magnitude`, the phase field (as `phase`) and `sens` are kept, so
-  strings and labels never reach the device.
+  Only `magnitude` (normalised per image by `kspace.normalize`), the phase
+  field (as `phase`) and `sens` are kept, so strings and labels never reach
+  the device.
 
   Args:
     batch: stacked records (magnitude + phase fields, or complex `image`).
@@ -138,10 +142,15 @@ def image_inputs(
           " source (data.phase_source)."
       )
     out["phase"] = np.asarray(batch[phase_field], np.float32)
-    if out["phase"].shape != out["magnitude"].shape:
+    shape, image_shape = out["phase"].shape, out["magnitude"].shape
+    # (B, H, W), or (B, K, H, W): K pre-synthesized phases per image, of
+    # which the step draws one per example.
+    if shape != image_shape and (
+        len(shape) != 4 or shape[:1] + shape[2:] != image_shape
+    ):
       raise ValueError(
-          f"phase shape {out['phase'].shape} does not match magnitude shape"
-          f" {out['magnitude'].shape}."
+          f"phase shape {shape} does not match magnitude shape"
+          f" {image_shape}: expected (B, H, W) or (B, K, H, W)."
       )
   if "sens" in batch:
     out["sens"] = np.asarray(batch["sens"], np.complex64)
@@ -158,6 +167,7 @@ def image_inputs(
       )
   for name, array in out.items():
     check_finite(array, name)
+  out["magnitude"] = normalize.normalize_magnitude(out["magnitude"])
   return out
 
 
@@ -175,6 +185,12 @@ def eval_inputs(
     validate_kspace(out["kspace"], batch.get("mask"), config.forward.num_coils)
     if "mask" in batch:
       out["mask"] = np.asarray(batch["mask"], np.float32)
+    # The shared normalisation, by the fully sampled RSS image's scale.
+    target = coils.rss(fft.ifft2c(out["kspace"]))
+    scale = normalize.robust_scale(np.asarray(target))
+    out["kspace"] = (out["kspace"] / scale[:, None, None, None]).astype(
+        np.complex64
+    )
     return out
   return image_inputs(batch, config, GROUND_TRUTH_FIELD)
 

@@ -2,8 +2,8 @@
 
 `get_simulate_fn` returns a pure, jittable `simulate_fn(key, batch)` that,
 per example, draws a mask (`kspace.masks.sample_mask`), a phase (from the
-injected `PhaseFn`, or the records' own) and, when the batch has no coil maps, a randomly rotated
-birdcage coil array, then runs `kspace.synthesize.synthesize` vmapped over the
+injected `PhaseFn`, or one of the records' own K) and, when the batch has no
+coil maps, a randomly rotated birdcage coil array, then runs `kspace.synthesize.synthesize` vmapped over the
 batch. The training step calls it inside `jit`, so a fresh mask, phase and
 noise are drawn for every example at every step.
 """
@@ -32,7 +32,8 @@ def get_simulate_fn(
 
   Returns:
     simulate_fn(key, batch) with batch a dict holding `magnitude` (B, H, W)
-    float32, `phase` (B, H, W) when `phase_fn` is None, and optionally
+    float32, `phase` (B, H, W) or (B, K, H, W) (K pre-synthesized phases,
+    one drawn per example) when `phase_fn` is None, and optionally
     `sens` (B, C, H, W) complex64 coil maps. It returns a dict of
       masked_kspace: (B, C, H, W) complex64 network input;
       mask: (B, H, W) float32;
@@ -67,6 +68,13 @@ def get_simulate_fn(
     magnitude = batch["magnitude"].astype(jnp.float32)
     if phase_fn is None:
       phase = batch["phase"].astype(jnp.float32)
+      if phase.ndim == 4:  # (B, K, H, W): draw one of K per example.
+        choice = jax.random.randint(
+            phase_key, phase.shape[:1], 0, phase.shape[1]
+        )
+        phase = jnp.take_along_axis(
+            phase, choice[:, None, None, None], axis=1
+        )[:, 0]
     else:
       phase = phase_fn(phase_key, magnitude)
     keys = jax.random.split(example_key, magnitude.shape[0])

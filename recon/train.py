@@ -25,8 +25,11 @@ from recon import losses
 from recon import simulate
 from recon import state as state_lib
 
-# data.phase_source that trains on the records' `data.phase_field`.
+# data.phase_source values that train on the records' `data.phase_field`:
+# their own phase, or K phases an experiment arm pre-synthesized.
 GROUND_TRUTH = "ground_truth"
+PRESYNTHESIZED = "presynthesized"
+RECORD_SOURCES = (GROUND_TRUTH, PRESYNTHESIZED)
 
 
 @train_loop.cached_by_config(
@@ -105,12 +108,12 @@ def train_and_evaluate(
     Preempted: SIGTERM; the current step was saved.
   """
   source_name = config.data.phase_source
-  if (source_name == GROUND_TRUTH) != (phase_fn is None):
+  if (source_name in RECORD_SOURCES) != (phase_fn is None):
     raise ValueError(
         f"data.phase_source={source_name!r} but phase_fn is"
         f" {'missing' if phase_fn is None else 'given'}: pass the phase"
         " function of that source (launch.main builds it), or use"
-        f" data.phase_source={GROUND_TRUTH!r} without one."
+        f" data.phase_source in {RECORD_SOURCES} without one."
     )
   sources = input_pipeline.Sources(config, sources)
   phase_field = config.data.phase_field if phase_fn is None else None

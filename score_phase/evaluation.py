@@ -98,7 +98,7 @@ def evaluate(
           source, evaluation.batch_size, evaluation.num_examples
       )
   ):
-    magnitude = input_pipeline.check_magnitude(
+    magnitude = input_pipeline.prepare_magnitude(
         batch["magnitude"], config.data.image_size
     )
     phase = np.asarray(batch["phase"], np.float32)

@@ -2,7 +2,8 @@
 
 Records come from `kspace.datasets` (dicts with `magnitude` (H,W) float32,
 max ~1, and `phase` (H,W) float32 in (-pi, pi]); any random-access sequence
-of such dicts works (tests use lists).
+of such dicts works (tests use lists). Every magnitude a phase model sees
+goes through `prepare_magnitude` (the shared `kspace.normalize`).
 """
 
 from collections.abc import Iterator, Sequence
@@ -12,6 +13,7 @@ import ml_collections
 import numpy as np
 
 from kspace import datasets
+from kspace import normalize
 
 
 def get_source(data_config: ml_collections.ConfigDict, split: str):
@@ -54,12 +56,20 @@ def check_magnitude(
   return magnitude.astype(np.float32)
 
 
+def prepare_magnitude(
+    magnitude: Any, image_size: int | None = None
+) -> np.ndarray:
+  """`check_magnitude`, then the shared `kspace.normalize` per image: what
+  every phase model (training, sampling, the recon arms' phases) sees."""
+  return normalize.normalize_magnitude(check_magnitude(magnitude, image_size))
+
+
 def check_batch(batch: dict, image_size: int) -> dict[str, np.ndarray]:
-  """Validates a training batch; returns {magnitude, phase} as float32."""
+  """Validates a training batch; returns {magnitude (normalised), phase}."""
   for key in ("magnitude", "phase"):
     if key not in batch:
       raise ValueError(f"Batch lacks {key!r}; it has {sorted(batch)}.")
-  magnitude = check_magnitude(batch["magnitude"], image_size)
+  magnitude = prepare_magnitude(batch["magnitude"], image_size)
   phase = np.asarray(batch["phase"], np.float32)
   if phase.shape != magnitude.shape:
     raise ValueError(
