@@ -82,8 +82,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # VarNet: epsilon added to the std of the NormUnet normalisation; 0 is
   # fastMRI's (a constant, e.g. all-zero, coil image then gives NaN).
   model.std_eps = 0.0
-  # VarNet: epsilon of the coil-map RSS division.
-  model.rss_eps = 1e-6
+  # VarNet: epsilon of the coil-map RSS division; 0 is fastMRI's.
+  model.rss_eps = 0.0
+  # VarNet: find each example's ACS lines (for the coil maps) from its mask,
+  # as fastMRI does; False uses the smallest center of
+  # forward.center_fractions for every example.
+  model.sens_acs_from_mask = True
   # U-Net: epsilon added to the std of the zero-filled input normalisation,
   # and the bound the normalised input is clamped to (fastMRI's
   # UnetDataTransform: 1e-11 and 6; inf disables the clamp).

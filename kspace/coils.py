@@ -8,6 +8,7 @@ sum_c conj(S_c) x_c the exact inverse of x -> S x.
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from kspace import fft
 
@@ -74,15 +75,52 @@ def sens_combine(
   return jnp.sum(jnp.conj(sens) * coil_images, axis=axis)
 
 
+def acs_coil_images(
+    kspace: jax.Array, num_low_frequencies: int | jax.Array
+) -> jax.Array:
+  """Low-resolution coil images from the fully sampled center (ACS) columns.
+
+  fastMRI's `batched_mask_center` then `ifft2c`: keeps the
+  `num_low_frequencies` central phase-encode columns, placed at
+  (W - num_low_frequencies + 1) // 2 as `masks.num_low_frequencies` /
+  fastMRI's center lines are, zeroes the rest and inverse transforms. The
+  width may differ per example (e.g. `masks.num_low_frequencies_from_mask`),
+  so the ACS is selected with a column mask rather than a static slice.
+
+  Args:
+    kspace: (..., C, H, W) complex k-space (undersampled is fine: only the
+      center columns are used).
+    num_low_frequencies: number of fully sampled center columns: a static
+      int, or an integer array broadcasting against the leading (...) axes.
+
+  Returns:
+    complex64 coil images of shape (..., C, H, W).
+  """
+  num_cols = kspace.shape[-1]
+  if isinstance(num_low_frequencies, (int, np.integer)) and not (
+      0 < num_low_frequencies <= num_cols
+  ):
+    raise ValueError(
+        f"num_low_frequencies must be in [1, {num_cols}], got"
+        f" {num_low_frequencies}."
+    )
+  num_low = jnp.asarray(num_low_frequencies)[..., None, None, None]
+  pad = (num_cols - num_low + 1) // 2
+  cols = jnp.arange(num_cols)
+  acs = (cols >= pad) & (cols < pad + num_low)
+  return fft.ifft2c(jnp.where(acs, kspace, 0)).astype(jnp.complex64)
+
+
 def estimate_sensitivities(
     kspace: jax.Array, num_low_frequencies: int, eps: float = 1e-6
 ) -> jax.Array:
   """Sensitivity maps from the fully sampled center (ACS) columns.
 
-  Keeps the `num_low_frequencies` central phase-encode columns, inverse
-  transforms them to low-resolution coil images and divides by their RSS, the
-  initialisation fastMRI's VarNet uses. The column placement matches
-  `masks.num_low_frequencies` / fastMRI's center lines.
+  The non-learned estimate: the low-resolution ACS coil images
+  (`acs_coil_images`) divided by their root-sum-of-squares, as for maps of
+  fully sampled data. (fastMRI's learned VarNet estimate instead refines the
+  ACS images with a U-Net before that division; see
+  `recon.models.varnet.SensitivityModel`.)
 
   Args:
     kspace: (..., C, H, W) complex k-space (undersampled is fine: only the
@@ -93,14 +131,5 @@ def estimate_sensitivities(
   Returns:
     complex64 maps of shape (..., C, H, W) with unit RSS where there is signal.
   """
-  num_cols = kspace.shape[-1]
-  if not 0 < num_low_frequencies <= num_cols:
-    raise ValueError(
-        f"num_low_frequencies must be in [1, {num_cols}], got"
-        f" {num_low_frequencies}."
-    )
-  pad = (num_cols - num_low_frequencies + 1) // 2
-  cols = jnp.arange(num_cols)
-  acs = (cols >= pad) & (cols < pad + num_low_frequencies)
-  low_res = fft.ifft2c(jnp.where(acs, kspace, 0))
+  low_res = acs_coil_images(kspace, num_low_frequencies)
   return (low_res / (rss(low_res)[..., None, :, :] + eps)).astype(jnp.complex64)

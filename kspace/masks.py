@@ -35,6 +35,38 @@ def num_low_frequencies(num_cols: int, center_fraction: float) -> int:
   return round(num_cols * center_fraction)
 
 
+def num_low_frequencies_from_mask(mask: jax.Array) -> jax.Array:
+  """Fully sampled center lines found from a mask, as fastMRI's VarNet does.
+
+  fastMRI's `SensitivityModel.get_pad_and_num_low_freqs` (when no count is
+  given): the runs of sampled columns going left and right from column
+  W // 2, twice the shorter one (a symmetric center), at least 1. Used where
+  only the mask, not the center fraction it was drawn with, is known; a
+  sampled column next to the center lines extends the run, as in fastMRI.
+
+  Two details differ from a literal port. The row read is the center one:
+  for 1-D masks every row is the same (fastMRI reads row 0), and for 2-D
+  masks it is the row through DC. A fully sampled half counts as a run of
+  its length, where fastMRI's `argmin` returns 0 and so a single line.
+
+  Args:
+    mask: (..., H, W) sampling mask, nonzero where sampled.
+
+  Returns:
+    int32 array of shape (...): the center width, placed at
+    (W - width + 1) // 2 as `num_low_frequencies` lines are.
+  """
+  lines = mask[..., mask.shape[-2] // 2, :] > 0
+  center = lines.shape[-1] // 2
+
+  def run(x):  # length of the leading run of sampled lines
+    return jnp.cumprod(x, axis=-1).sum(axis=-1)
+
+  left = run(lines[..., :center][..., ::-1].astype(jnp.int32))
+  right = run(lines[..., center:].astype(jnp.int32))
+  return jnp.maximum(2 * jnp.minimum(left, right), 1).astype(jnp.int32)
+
+
 def _validate(
     shape: Sequence[int], center_fraction: float, acceleration: float
 ) -> tuple[int, int]:

@@ -70,3 +70,27 @@ def test_estimated_sensitivities_match_the_truth_in_the_object():
 def test_estimate_sensitivities_rejects_bad_acs():
   with pytest.raises(ValueError, match="num_low_frequencies"):
     coils.estimate_sensitivities(jnp.zeros((2, 8, 8), jnp.complex64), 0)
+
+
+def test_acs_coil_images_keep_each_examples_center_columns():
+  rng = np.random.default_rng(1)
+  kspace = (
+      rng.standard_normal((3, 2, 6, 11)) + 1j * rng.standard_normal((3, 2, 6, 11))
+  ).astype(np.complex64)
+  widths = np.array([1, 4, 5])
+  images = coils.acs_coil_images(kspace, jnp.asarray(widths))
+  for example, width in zip(range(3), widths):
+    # fastMRI's mask_center: columns [pad, pad + width), pad as the masks'.
+    pad = (11 - width + 1) // 2
+    center = np.zeros_like(kspace[example])
+    center[..., pad : pad + width] = kspace[example][..., pad : pad + width]
+    np.testing.assert_allclose(
+        images[example], fft.ifft2c(center), rtol=1e-5, atol=1e-6
+    )
+    # A static width gives the same images.
+    np.testing.assert_allclose(
+        images[example],
+        coils.acs_coil_images(kspace[example], int(width)),
+        rtol=1e-5,
+        atol=1e-6,
+    )

@@ -164,3 +164,38 @@ def test_unknown_mask_type():
 def test_equispaced_needs_integer_acceleration():
   with pytest.raises(ValueError, match="integer"):
     masks.equispaced_mask(jax.random.key(0), (8, 64), 0.08, 2.5)
+
+
+def _fastmri_num_low_frequencies(mask):
+  """fastMRI SensitivityModel.get_pad_and_num_low_freqs (no count given)."""
+  squeezed = np.asarray(mask)[:, 0, :].astype(np.int8)
+  center = squeezed.shape[1] // 2
+  left = np.argmin(squeezed[:, :center][:, ::-1], axis=1)
+  right = np.argmin(squeezed[:, center:], axis=1)
+  return np.maximum(2 * np.minimum(left, right), 1)
+
+
+@pytest.mark.parametrize("mask_type", ["random", "equispaced"])
+@pytest.mark.parametrize("num_cols", [32, 37])
+def test_num_low_frequencies_from_mask_matches_fastmri(mask_type, num_cols):
+  keys = jax.random.split(jax.random.key(3), 32)
+  batch = jax.vmap(
+      lambda k: masks.sample_mask(
+          k, (4, num_cols), mask_type, (0.16, 0.08), (2, 4)
+      )
+  )(keys)
+  got = np.asarray(masks.num_low_frequencies_from_mask(batch))
+  np.testing.assert_array_equal(got, _fastmri_num_low_frequencies(batch))
+  # More widths than the two drawn center fractions: sampled lines next to
+  # the center widen the run, as in fastMRI.
+  assert len(np.unique(got)) > 2
+
+
+def test_num_low_frequencies_from_mask_edge_cases():
+  # A lone center line gives 1; a fully sampled mask its whole (even) width,
+  # where fastMRI's argmin would give 1.
+  lone = np.zeros((2, 10), np.float32)
+  lone[:, 5] = 1
+  full = np.ones((2, 10), np.float32)
+  got = masks.num_low_frequencies_from_mask(np.stack([lone, full]))
+  np.testing.assert_array_equal(got, [1, 10])

@@ -142,12 +142,65 @@ def test_sens_expand_and_reduce_are_adjoint():
   np.testing.assert_allclose(lhs, rhs, rtol=1e-4)
 
 
-def test_sensitivity_model_has_unit_rss():
-  kspace, _, _ = _inputs(jax.random.key(8), 1, 4, 16)
-  model = varnet.SensitivityModel(
-      3, lambda: varnet.NormUnet(4, 2, 0.2, 1e-5, 1e-6), 1e-12
+class _AffineCoilRefiner(nn.Module):
+  """A stand-in for the sensitivity U-Net that does not commute with the RSS
+  division, so the order of the two shows in the maps."""
+
+  @nn.compact
+  def __call__(self, image):
+    return image * (1 + 0.5j) + 0.3
+
+
+def _numpy_ifft2c(x):
+  axes = (-2, -1)
+  return np.fft.fftshift(
+      np.fft.ifft2(np.fft.ifftshift(x, axes=axes), norm="ortho"), axes=axes
   )
-  _, maps = _init_apply(model, kspace)
+
+
+def _fastmri_sensitivities(kspace, mask, refine):
+  """fastMRI SensitivityModel.forward with no num_low_frequencies given."""
+  kspace, mask = np.asarray(kspace), np.asarray(mask)
+  # get_pad_and_num_low_freqs: the symmetric run of sampled columns.
+  lines = mask[:, 0, :].astype(np.int8)
+  center = lines.shape[1] // 2
+  left = np.argmin(lines[:, :center][:, ::-1], axis=1)
+  right = np.argmin(lines[:, center:], axis=1)
+  num_low = np.maximum(2 * np.minimum(left, right), 1)
+  pad = (mask.shape[-1] - num_low + 1) // 2
+  # batched_mask_center, ifft2c, coils into the batch, the U-Net, back.
+  masked = np.zeros_like(kspace)
+  for i, (start, width) in enumerate(zip(pad, num_low)):
+    masked[i, ..., start : start + width] = kspace[i, ..., start : start + width]
+  batch, num_coils, height, width = kspace.shape
+  images = _numpy_ifft2c(masked).reshape(batch * num_coils, height, width)
+  refined = refine(images).reshape(batch, num_coils, height, width)
+  # divide_root_sum_of_squares.
+  return refined / np.sqrt((np.abs(refined) ** 2).sum(axis=1, keepdims=True))
+
+
+def test_sensitivity_model_matches_fastmri():
+  # The ACS coil images go through the U-Net first and are divided by their
+  # RSS after it; the ACS width is found from each example's mask.
+  kspace, mask, _ = _inputs(jax.random.key(8), 3, 4, 32)
+  model = varnet.SensitivityModel(None, _AffineCoilRefiner, 0.0)
+  _, maps = _init_apply(model, kspace, mask)
+  want = _fastmri_sensitivities(
+      kspace, mask, lambda image: image * (1 + 0.5j) + 0.3
+  )
+  np.testing.assert_allclose(maps, want, rtol=1e-4, atol=1e-5)
+  # A static width (fastMRI's num_low_frequencies argument) is also taken.
+  static = varnet.SensitivityModel(5, _AffineCoilRefiner, 0.0)
+  _, static_maps = _init_apply(static, kspace, mask)
+  assert np.abs(static_maps - maps).max() > 1e-3
+
+
+def test_sensitivity_model_has_unit_rss():
+  kspace, mask, _ = _inputs(jax.random.key(8), 1, 4, 16)
+  model = varnet.SensitivityModel(
+      None, lambda: varnet.NormUnet(4, 2, 0.2, 1e-5, 0.0), 0.0
+  )
+  _, maps = _init_apply(model, kspace, mask)
   assert maps.shape == kspace.shape
   np.testing.assert_allclose(coils.rss(maps), 1.0, atol=1e-4)
 

@@ -19,7 +19,8 @@ def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
   Args:
     config: the `model` block of configs/recon.py.
     num_low_frequencies: static ACS width (columns) of the masks the model
-      sees; the VarNet's sensitivity estimate uses it.
+      sees; the VarNet's sensitivity estimate uses it when
+      `config.sens_acs_from_mask` is off (on, it finds each mask's own).
 
   Returns:
     An unbound flax.linen.Module.
@@ -39,7 +40,9 @@ def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
         num_cascades=config.num_cascades,
         sens_chans=config.sens_chans,
         sens_pools=config.sens_pools,
-        num_low_frequencies=num_low_frequencies,
+        num_low_frequencies=(
+            None if config.sens_acs_from_mask else num_low_frequencies
+        ),
         dc_weight_init=config.dc_weight_init,
         std_eps=config.std_eps,
         rss_eps=config.rss_eps,

@@ -2,10 +2,10 @@
 
 Same structure as `fastmri.models.VarNet`:
 
-  * `SensitivityModel`: coil maps from the fully sampled center (ACS) lines
-    (`kspace.coils.estimate_sensitivities`), refined per coil by a small
-    `NormUnet` (coils folded into the batch) and renormalised to unit
-    root-sum-of-squares.
+  * `SensitivityModel`: the low-resolution coil images of the fully sampled
+    center (ACS) lines (`kspace.coils.acs_coil_images`, the width found from
+    each mask as fastMRI does), each coil refined by a small `NormUnet`
+    (coils folded into the batch), then divided by their root-sum-of-squares.
   * `num_cascades` x `VarNetBlock`: k <- k - w M (k - k0) - E(R(E^H k)),
     where E = F S ("sens_expand", `kspace.operators.forward` with a full mask),
     E^H its adjoint ("sens_reduce", `kspace.operators.adjoint`), R a
@@ -13,9 +13,11 @@ Same structure as `fastmri.models.VarNet`:
     mask, k0 the measured k-space and w a learned soft data-consistency weight.
   * Output: the RSS of the final coil images (fastMRI's target convention).
 
-The physics stays in complex64. The ACS width used for the sensitivity
-estimate is static (`num_low_frequencies`); the training config passes the
-smallest ACS of its mask settings, which every drawn mask samples fully.
+The physics stays in complex64. The ACS width of the sensitivity estimate
+is found from each example's mask (`num_low_frequencies=None`, fastMRI's
+behaviour when its batch carries no count), or is a static count such as the
+smallest ACS of the configured mask settings, which every drawn mask samples
+fully.
 """
 
 import functools
@@ -27,6 +29,7 @@ import jax.numpy as jnp
 
 from kspace import coils
 from kspace import fft
+from kspace import masks
 from kspace import operators
 from recon.models import unet
 
@@ -103,22 +106,43 @@ class NormUnet(nn.Module):
 class SensitivityModel(nn.Module):
   """Coil maps from the ACS lines, refined by a NormUnet per coil.
 
+  fastMRI's `SensitivityModel`: the ACS coil images go through the U-Net as
+  they are, and only its output is divided by the RSS over coils. Dividing
+  first (the non-learned `coils.estimate_sensitivities`) would hand the
+  U-Net maps of unit RSS instead of coil images, a different input from the
+  reference model's.
+
   Attributes:
-    num_low_frequencies: static number of fully sampled center columns.
+    num_low_frequencies: static number of fully sampled center columns, or
+      None to find each example's from its mask
+      (`masks.num_low_frequencies_from_mask`, as fastMRI does).
     regularizer: zero-argument factory of the per-coil refiner (a NormUnet).
-    rss_eps: keeps the final normalisation finite outside the object.
+    rss_eps: added to the RSS the maps are divided by; 0 is fastMRI's
+      `divide_root_sum_of_squares` (NaN where every coil's output vanishes).
   """
 
-  num_low_frequencies: int
+  num_low_frequencies: int | None
   regularizer: Callable[[], nn.Module]
   rss_eps: float
 
   @nn.compact
-  def __call__(self, masked_kspace: jax.Array) -> jax.Array:
-    """(B, C, H, W) complex64 k-space -> (B, C, H, W) complex64 maps."""
-    maps = coils.estimate_sensitivities(masked_kspace, self.num_low_frequencies)
-    batch, num_coils, height, width = maps.shape
-    refined = self.regularizer()(maps.reshape(batch * num_coils, height, width))
+  def __call__(self, masked_kspace: jax.Array, mask: jax.Array) -> jax.Array:
+    """Estimates coil maps.
+
+    Args:
+      masked_kspace: (B, C, H, W) complex64 undersampled k-space.
+      mask: (B, H, W) float32 sampling mask.
+
+    Returns:
+      (B, C, H, W) complex64 maps with unit RSS over C.
+    """
+    if self.num_low_frequencies is None:
+      num_low = masks.num_low_frequencies_from_mask(mask)
+    else:
+      num_low = self.num_low_frequencies
+    images = coils.acs_coil_images(masked_kspace, num_low)
+    batch, num_coils, height, width = images.shape
+    refined = self.regularizer()(images.reshape(-1, height, width))
     refined = refined.reshape(batch, num_coils, height, width)
     return refined / (coils.rss(refined)[:, None] + self.rss_eps)
 
@@ -166,7 +190,8 @@ class VarNet(nn.Module):
     num_pools: levels of each cascade's U-Net.
     sens_chans: channels of the sensitivity U-Net.
     sens_pools: levels of the sensitivity U-Net.
-    num_low_frequencies: static ACS width for the sensitivity estimate.
+    num_low_frequencies: static ACS width for the sensitivity estimate, or
+      None to find it from each mask (fastMRI).
     dc_weight_init: initial soft data-consistency weight.
     negative_slope: leaky ReLU slope.
     norm_eps: instance-norm epsilon.
@@ -179,7 +204,7 @@ class VarNet(nn.Module):
   num_pools: int
   sens_chans: int
   sens_pools: int
-  num_low_frequencies: int
+  num_low_frequencies: int | None
   dc_weight_init: float
   negative_slope: float
   norm_eps: float
@@ -213,7 +238,7 @@ class VarNet(nn.Module):
         self.num_low_frequencies,
         self._norm_unet(self.sens_chans, self.sens_pools),
         self.rss_eps,
-    )(masked_kspace)
+    )(masked_kspace, mask)
     kspace = masked_kspace
     for _ in range(self.num_cascades):
       kspace = VarNetBlock(
