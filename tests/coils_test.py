@@ -75,7 +75,8 @@ def test_estimate_sensitivities_rejects_bad_acs():
 def test_acs_coil_images_keep_each_examples_center_columns():
   rng = np.random.default_rng(1)
   kspace = (
-      rng.standard_normal((3, 2, 6, 11)) + 1j * rng.standard_normal((3, 2, 6, 11))
+      rng.standard_normal((3, 2, 6, 11))
+      + 1j * rng.standard_normal((3, 2, 6, 11))
   ).astype(np.complex64)
   widths = np.array([1, 4, 5])
   images = coils.acs_coil_images(kspace, jnp.asarray(widths))

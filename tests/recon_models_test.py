@@ -171,7 +171,8 @@ def _fastmri_sensitivities(kspace, mask, refine):
   # batched_mask_center, ifft2c, coils into the batch, the U-Net, back.
   masked = np.zeros_like(kspace)
   for i, (start, width) in enumerate(zip(pad, num_low)):
-    masked[i, ..., start : start + width] = kspace[i, ..., start : start + width]
+    center = slice(start, start + width)
+    masked[i, ..., center] = kspace[i, ..., center]
   batch, num_coils, height, width = kspace.shape
   images = _numpy_ifft2c(masked).reshape(batch * num_coils, height, width)
   refined = refine(images).reshape(batch, num_coils, height, width)
@@ -234,7 +235,7 @@ def test_norm_unet_normalises_like_fastmri():
   model = varnet.NormUnet(2, 2, 0.2, 1e-5, 0.0)
   variables = jax.jit(model.init)(jax.random.key(0), image)
   out, calls = _run_capturing_unet(model, variables, image)
-  (unet_in, unet_out), = calls
+  ((unet_in, unet_out),) = calls
   x = np.stack([np.real(image), np.imag(image)], axis=1).reshape(2, 2, -1)
   mean = x.mean(axis=2)[:, None, None, :]
   std = x.std(axis=2, ddof=1)[:, None, None, :]
@@ -264,7 +265,7 @@ def test_unet_input_is_normalised_and_clamped_like_fastmri():
   model = unet.ZeroFilledUnet(2, 2, 0.2, 1e-5, 1e-11, 6.0)
   variables = jax.jit(model.init)(jax.random.key(0), kspace, mask)
   out, calls = _run_capturing_unet(model, variables, kspace, mask)
-  (unet_in, unet_out), = calls
+  ((unet_in, unet_out),) = calls
   image = np.asarray(magnitude, np.float64)
   mean = image.mean(axis=(1, 2), keepdims=True)
   std = image.std(axis=(1, 2), ddof=1, keepdims=True) + 1e-11
