@@ -19,6 +19,7 @@ from recon import train as recon_train
 from runtime import parallel
 from runtime import train_loop
 from score_phase import evaluation as phase_evaluation
+from score_phase import gan
 from score_phase import inference
 from score_phase import train as phase_train
 
@@ -42,6 +43,7 @@ MODES = {
     "prepare_data": prepare_data.prepare_data,
     "train_phase": phase_train.train_and_evaluate,
     "sample_phase": phase_evaluation.sample_and_evaluate,
+    "train_gan": gan.train_and_evaluate,
     "train_recon": train_recon,
     "eval_recon": recon_evaluation.evaluate,
 }

@@ -3,10 +3,12 @@
   phase_fn = inference.get_phase_fn("sbdm", workdir="runs/phase64")
   phase = phase_fn(jax.random.key(0), magnitude)  # (B,H,W) in (-pi, pi]
 
-The SBDM's config is read from its checkpoint's metadata, so only the
-training workdir is needed. Sampling costs `nfe` network evaluations per
-image; experiments pre-synthesize phases once. This module never imports a
-trainer: it rebuilds the state's layout from the config and restores it.
+A model's config is read from its checkpoint's metadata, so only the
+training workdir is needed: "sbdm" loads a --mode=train_phase run (sampling
+costs `nfe` network evaluations per image; experiments pre-synthesize phases
+once), "gan" a --mode=train_gan run (the pix2pix baseline, one generator
+pass). This module never imports a trainer: it rebuilds the state's layout
+from the config and restores it.
 """
 
 import functools
@@ -22,6 +24,7 @@ from runtime import checkpoints
 from runtime import optimizers
 from runtime import parallel
 from runtime import train_loop
+from score_phase import gan_model
 from score_phase import input_pipeline
 from score_phase import losses
 from score_phase import phase_sources
@@ -31,6 +34,8 @@ from score_phase import sde as sde_lib
 from score_phase.models import utils as model_utils
 
 TRAIN_MODE = "train_phase"
+# The config block that tells a run's kind, per --mode that trains it.
+_RUN_BLOCK = {TRAIN_MODE: "sde", gan_model.TRAIN_MODE: "generator"}
 
 
 def compatibility(config: ml_collections.ConfigDict) -> dict:
@@ -117,8 +122,20 @@ def sample_phases(sample_phase, rng, params, magnitude, num_samples, mesh):
   return phases.reshape((num_samples, batch) + magnitude.shape[1:])
 
 
-def read_config(workdir: str | epath.Path) -> ml_collections.ConfigDict:
-  """The training config stored with the newest readable checkpoint."""
+def read_config(
+    workdir: str | epath.Path, train_mode: str = TRAIN_MODE
+) -> ml_collections.ConfigDict:
+  """The training config stored with the newest readable checkpoint.
+
+  Args:
+    workdir: the training run's --workdir.
+    train_mode: the --mode that writes the expected kind of run
+      ("train_phase": an SBDM, "train_gan": the GAN).
+
+  Raises:
+    CheckpointError: no checkpoint, no config metadata, or a run of another
+      kind (e.g. a GAN run where an SBDM was expected).
+  """
   directory = epath.Path(workdir) / train_loop.CHECKPOINT_DIR
   steps = []
   if directory.exists():
@@ -133,18 +150,48 @@ def read_config(workdir: str | epath.Path) -> ml_collections.ConfigDict:
         except Exception:  # pylint: disable=broad-except
           continue  # Unreadable step: try the previous one.
         if metadata and "config" in metadata:
-          return ml_collections.ConfigDict(metadata["config"])
+          config = ml_collections.ConfigDict(metadata["config"])
+          if _RUN_BLOCK[train_mode] not in config:
+            raise checkpoints.CheckpointError(
+                f"The run in {workdir} was not written by --mode={train_mode}"
+                f" (its config has no {_RUN_BLOCK[train_mode]!r} block)."
+            )
+          return config
     finally:
       manager.close()
   if not steps:
     raise checkpoints.CheckpointError(
         f"No checkpoint in {directory}; train a phase model first"
-        f" (--mode={TRAIN_MODE})."
+        f" (--mode={train_mode})."
     )
   raise checkpoints.CheckpointError(
       f"The checkpoints in {directory} carry no config metadata; they were"
-      " not written by score_phase.train."
+      f" not written by --mode={train_mode}."
   )
+
+
+def _as_phase_fn(sample_phase, params, image_size: int, mesh):
+  """A compiled `sample_phase(key, params, magnitude)` as a `PhaseFn`.
+
+  Called eagerly the PhaseFn validates the input (shape matching the
+  checkpoint, finite values) and pads B to a multiple of the device count;
+  under jit only the shape is checked.
+  """
+
+  def phase_fn(key: jax.Array, magnitude: jax.Array) -> jax.Array:
+    if isinstance(magnitude, jax.core.Tracer):
+      if magnitude.shape[1:] != (image_size, image_size):
+        raise ValueError(
+            f"magnitude images are {magnitude.shape[1:]}, the checkpoint was"
+            f" trained on {image_size}x{image_size}."
+        )
+      return sample_phase(key, params, magnitude)
+    magnitude = input_pipeline.prepare_magnitude(magnitude, image_size)
+    padded, count = parallel.pad_to_multiple(magnitude, jax.device_count())
+    phase = sample_phase(key, params, parallel.shard_batch(padded, mesh))
+    return phase[:count]
+
+  return phase_fn
 
 
 def load_sbdm_phase_fn(
@@ -173,7 +220,7 @@ def load_sbdm_phase_fn(
     CheckpointError: missing or incompatible checkpoint.
     ValueError: an unknown sampling option.
   """
-  config = read_config(workdir)
+  config = read_config(workdir, TRAIN_MODE)
   overrides = dict(sampling_overrides)
   if sampler_name is not None:
     overrides["name"] = sampler_name
@@ -189,27 +236,46 @@ def load_sbdm_phase_fn(
   _, state = restore_state(config, workdir, mesh)
   params = state.ema_params if use_ema else state.params
   sample_phase, _ = get_phase_sampler(config, mesh)
-  image_size = config.data.image_size
+  return _as_phase_fn(sample_phase, params, config.data.image_size, mesh)
 
-  def phase_fn(key: jax.Array, magnitude: jax.Array) -> jax.Array:
-    if isinstance(magnitude, jax.core.Tracer):
-      if magnitude.shape[1:] != (image_size, image_size):
-        raise ValueError(
-            f"magnitude images are {magnitude.shape[1:]}, the checkpoint was"
-            f" trained on {image_size}x{image_size}."
-        )
-      return sample_phase(key, params, magnitude)
-    magnitude = input_pipeline.check_magnitude(magnitude, image_size)
-    padded, count = parallel.pad_to_multiple(magnitude, jax.device_count())
-    phase = sample_phase(key, params, parallel.shard_batch(padded, mesh))
-    return phase[:count]
 
-  return phase_fn
+def get_gan_phase_sampler(config: ml_collections.ConfigDict, mesh):
+  """The GAN generator as a jitted `sample_phase(rng, generator_params,
+  magnitude (B,H,W)) -> (B,H,W)` float32 in (-pi, pi], B a multiple of the
+  device count (config: a phase_gan config)."""
+  return _compiled_sampler(gan_model.get_sample_phase(config), mesh)
+
+
+def load_gan_phase_fn(workdir: str) -> phase_lib.PhaseFn:
+  """Loads a trained pix2pix GAN (--mode=train_gan) as a phase sampler.
+
+  Args:
+    workdir: the training run's --workdir.
+
+  Returns:
+    phase_fn(key, magnitude (B,H,W)) -> (B,H,W) float32 in (-pi, pi]; each
+    key draws other generator noise. Input checks as `load_sbdm_phase_fn`'s.
+
+  Raises:
+    CheckpointError: missing checkpoint, or not a GAN run.
+  """
+  config = read_config(workdir, gan_model.TRAIN_MODE)
+  mesh = parallel.create_mesh()
+  _, state = gan_model.restore_state(config, workdir, mesh)
+  return _as_phase_fn(
+      get_gan_phase_sampler(config, mesh),
+      state.generator_params,
+      config.data.image_size,
+      mesh,
+  )
 
 
 def get_phase_fn(name: str, **kwargs) -> phase_lib.PhaseFn:
   """Any phase source by name: "sbdm" (kwargs of `load_sbdm_phase_fn`,
-  e.g. workdir=...) or a `phase_sources` baseline (its kwargs)."""
+  e.g. workdir=...), "gan" (`load_gan_phase_fn`'s workdir=...) or a
+  `phase_sources` baseline (its kwargs)."""
   if name == "sbdm":
     return load_sbdm_phase_fn(**kwargs)
+  if name == "gan":
+    return load_gan_phase_fn(**kwargs)
   return phase_sources.get_baseline(name, **kwargs)
