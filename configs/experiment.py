@@ -1,29 +1,190 @@
-"""The main job on the built-in synthetic data.
+r"""The paper's experiment: recon nets trained on each phase source, scored on
+ground truth.
 
   python -m launch.main --mode=experiment --config=configs/experiment.py \
       --workdir=runs/experiment
 
-Variants (`--config=configs/experiment.py:quicktest`): `default` (128x128,
-2000/200/200 images) and `quicktest` (64x64, a few images, for CPU smoke runs).
+runs data -> phase models (SBDM, GAN) -> pre-synthesis (K phases per
+recon_train magnitude per arm) -> one recon net per arm per seed -> test
+evaluation at each acceleration -> `report.md`, `results.json`, figures.
+Every stage is skipped when its outputs exist and resumes when interrupted.
+
+Variants (`--config=configs/experiment.py:<variant>`):
+  quicktest     the smallest run of every stage (< 3 min on 2 cores; CI).
+  demo          (default; README command 1) every arm at 32x32, 3 seeds,
+                small nets: honest but small, <= 15 min on a 2-core CPU.
+  cpu64         64x64, larger sets and nets; the recon arms x seeds in
+                ~2 h on 2 cores (phase models trained by the pipeline, or
+                named with --config.sbdm_workdir / --config.gan_workdir).
+  synthetic128  128x128 on one GPU.
+  fastmri_knee, fastmri_brain
+                fastMRI multi-coil data in data.manual_dir (the .h5 files);
+                the test role is measured k-space, the GT arm trains on the
+                coil-combined complex images; no oracle arm.
 """
 
 import ml_collections
 
 from configs import base
+from configs import phase_gan
+from configs import phase_sbdm
+from configs import recon
+
+# Every arm the experiment knows, in report order.
+ARMS = (
+    "zero",
+    "smooth_polynomial",
+    "smooth_kspace_box",
+    "gan",
+    "sbdm",
+    "oracle",
+    "ground_truth",
+)
+
+# Per variant: image size, synthetic counts (train = phase_train +
+# recon_train), sub-config variants, recon steps and batch, phase-model
+# steps, K, seeds.
+_VARIANTS = {
+    "quicktest": dict(
+        image_size=32, counts=(32, 8, 8), sbdm="tiny", gan="tiny",
+        recon_steps=4, recon_batch=4, sbdm_steps=4, gan_steps=4,
+        num_samples=2, seeds=(0, 1, 2), sampler_steps=3,
+    ),
+    "demo": dict(
+        image_size=32, counts=(512, 64, 96), sbdm="cpu32", gan="demo",
+        recon_steps=300, recon_batch=16, sbdm_steps=600, gan_steps=800,
+        num_samples=2, seeds=(0, 1, 2), sampler_steps=12,
+    ),
+    "cpu64": dict(
+        image_size=64, counts=(2400, 100, 200), sbdm="cpu32", gan="cpu64",
+        recon_steps=1500, recon_batch=16, sbdm_steps=6000, gan_steps=3000,
+        num_samples=4, seeds=(0, 1, 2), sampler_steps=18,
+    ),
+    "synthetic128": dict(
+        image_size=128, counts=(4000, 200, 400), sbdm="synthetic128",
+        gan="synthetic128", recon_steps=20_000, recon_batch=16,
+        sbdm_steps=100_000, gan_steps=50_000, num_samples=8,
+        seeds=(0, 1, 2), sampler_steps=18,
+    ),
+}
+_FASTMRI = ("fastmri_knee", "fastmri_brain")
+
+
+def _dataset_block(variant: str, v: dict) -> ml_collections.ConfigDict:
+  data = base.get_data_config(v["image_size"])
+  data.num_train, data.num_val, data.num_test = v["counts"]
+  if variant in _FASTMRI:
+    data.name = "fastmri/multicoil_" + variant.split("_")[1]
+  return data
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  arg = base.parse_arg(arg, variant="default")
+  """The config of `arg` (see the module docstring)."""
+  arg = base.parse_arg(arg, variant="demo")
+  variant = arg.variant
+  if variant not in _VARIANTS and variant not in _FASTMRI:
+    raise ValueError(
+        f"Unknown variant {variant!r}; use one of"
+        f" {list(_VARIANTS) + list(_FASTMRI)}."
+    )
+  fastmri = variant in _FASTMRI
+  v = _VARIANTS["synthetic128" if fastmri else variant]
+  if fastmri:
+    v = dict(v, image_size=320, counts=(0, 0, 0))
   config = ml_collections.ConfigDict()
+  config.variant = variant
   config.seed = 0
-  config.data = base.get_data_config()
-  # Examples drawn in the overview figure.
+  # The dataset; every stage (phase models, recon arms) reads it through
+  # the roles below, and its fields are copied into the sub-configs.
+  config.data = _dataset_block(variant, v)
+
+  # Disjoint roles: (split, start, stop) fractions of a split's volumes.
+  config.roles = roles = ml_collections.ConfigDict()
+  if fastmri:  # fastMRI's test split has no ground truth: cut validation.
+    roles.phase_train = ("train", 0.0, 0.5)
+    roles.recon_train = ("train", 0.5, 1.0)
+    roles.val = ("validation", 0.0, 0.2)
+    roles.test = ("validation", 0.2, 1.0)
+  else:
+    roles.phase_train = ("train", 0.0, 0.5)
+    roles.recon_train = ("train", 0.5, 1.0)
+    roles.val = ("validation", 0.0, 1.0)
+    roles.test = ("test", 0.0, 1.0)
+
+  # The arms (a subset of ARMS); the oracle needs synthetic data.
+  config.arms = tuple(a for a in ARMS if not (fastmri and a == "oracle"))
+  # Baseline keyword arguments per arm, e.g. {"smooth_polynomial":
+  # {"order": 3}} (score_phase.phase_sources defaults otherwise).
+  config.phase_kwargs = ml_collections.ConfigDict()
+  # K: pre-synthesized phases per recon_train magnitude, the same for
+  # every arm (the recon step draws one of them per example).
+  config.num_phase_samples = v["num_samples"]
+  # Images per phase-model call during pre-synthesis.
+  config.presynthesis_batch = 32
+  # One recon net per arm per seed (same budget, masks and data order).
+  config.recon_seeds = v["seeds"]
+
+  # Phase models: "" trains them here (workdir/phase/{sbdm,gan}) on the
+  # phase_train role; a path uses that --mode=train_phase / train_gan run.
+  config.sbdm_workdir = ""
+  config.gan_workdir = ""
+  config.sbdm = phase_sbdm.get_config(v["sbdm"])
+  config.sbdm.train.num_steps = v["sbdm_steps"]
+  config.sbdm.sampling.num_steps = v["sampler_steps"]
+  if variant == "demo":  # a narrower SBDM that learns something in minutes
+    config.sbdm.model.nf = 16
+    config.sbdm.train.batch_size = 16
+    config.sbdm.optim.lr = 5e-4
+  config.gan = phase_gan.get_config(v["gan"])
+  config.gan.train.num_steps = v["gan_steps"]
+
+  # The recon nets (one config for every arm; data and phase fields are
+  # set per arm by the pipeline).
+  config.recon = recon.get_config("tiny" if variant == "quicktest" else
+                                  "synthetic128_unet")
+  rc = config.recon
+  rc.train.num_steps = v["recon_steps"]
+  rc.train.batch_size = v["recon_batch"]
+  rc.train.checkpoint_every = max(1, v["recon_steps"] // 2)
+  rc.train.log_every = max(1, v["recon_steps"] // 10)
+  rc.train.eval_every = 0
+  rc.optim.schedule = "constant"
+  if variant in ("quicktest", "demo"):
+    rc.model.name, rc.model.chans, rc.model.num_pools = "unet", 16, 3
+    rc.forward.num_coils = 4
+    rc.optim.lr = 1e-3
+  elif variant == "cpu64":
+    rc.model.name, rc.model.chans, rc.model.num_pools = "unet", 24, 3
+    rc.forward.num_coils = 8
+    rc.optim.lr = 1e-3
+  else:
+    rc.model.name = "varnet"
+    rc.forward.num_coils = 15 if fastmri else 8
+  if variant == "quicktest":
+    rc.model.chans, rc.model.num_pools = 4, 2
+  rc.forward.accelerations = (4.0, 8.0)
+  rc.forward.center_fractions = (0.08, 0.04)
+  rc.eval.batch_size = 16 if variant != "quicktest" else 4
+  rc.eval.val_batches = 2
+
+  config.eval = evaluation = ml_collections.ConfigDict()
+  # (acceleration, center fraction) of each test table; masks fixed by
+  # recon.eval.seed, identical for every arm and seed.
+  evaluation.accelerations = ((4.0, 0.08), (8.0, 0.04))
+  # Confidence level of every interval (bootstrap over seeds and volumes).
+  evaluation.ci_level = 0.95
+  evaluation.bootstrap_resamples = 2000
+  # Hallucination components near these tissue labels count as "near
+  # air/bone/fat" (kspace.simulator.phantom.LABEL_NAMES), within this
+  # distance (px).
+  evaluation.near_labels = ("background", "fat", "bone", "marrow")
+  evaluation.near_distance = 3
+  # recon_train images scored in the phase-quality table, and shown in the
+  # phase figure; test slices in the reconstruction figure.
+  evaluation.phase_quality_images = 64 if variant != "quicktest" else 8
+  evaluation.figure_images = 3 if variant != "quicktest" else 2
+
+  # prepare_data's overview figure (also written by the data stage).
   config.num_figure_examples = 4
-  # Coils simulated for the figure's multi-coil k-space.
   config.figure_num_coils = 8
-  if arg.variant == "quicktest":
-    config.data.image_size = 64
-    config.data.num_train, config.data.num_val, config.data.num_test = 16, 4, 4
-  elif arg.variant != "default":
-    raise ValueError(f"Unknown variant {arg.variant!r}; use default|quicktest.")
   return config

@@ -11,8 +11,10 @@ import sys
 import ml_collections
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
+from launch import experiment
 from launch import prepare_data
 from recon import evaluation as recon_evaluation
 from recon import train as recon_train
@@ -28,18 +30,16 @@ def train_recon(config: ml_collections.ConfigDict, workdir: str):
   """Trains a recon net on the phase `data.phase_source` names."""
   source = config.data.phase_source
   phase_fn = None
-  if source != recon_train.GROUND_TRUTH:
+  if source not in recon_train.RECORD_SOURCES:
     kwargs = config.data.phase_kwargs.to_dict()
-    if source == "sbdm":
+    if source in ("sbdm", "gan"):
       kwargs["workdir"] = config.data.phase_workdir
     phase_fn = inference.get_phase_fn(source, **kwargs)
   return recon_train.train_and_evaluate(config, workdir, phase_fn=phase_fn)
 
 
 MODES = {
-    # The experiment's later stages (phase models, recon arms, the report)
-    # are wired in here as they land; today it prepares the data.
-    "experiment": prepare_data.prepare_data,
+    "experiment": experiment.run,
     "prepare_data": prepare_data.prepare_data,
     "train_phase": phase_train.train_and_evaluate,
     "sample_phase": phase_evaluation.sample_and_evaluate,
@@ -59,6 +59,10 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if not flags.FLAGS["verbosity"].present:
+    # Progress lines and warnings only; orbax and TFDS log every save and
+    # read at INFO (pass --verbosity=0 to see them).
+    logging.set_verbosity(logging.WARNING)
   parallel.maybe_initialize_distributed()
   try:
     MODES[_MODE.value](_CONFIG.value, _WORKDIR.value)

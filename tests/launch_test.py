@@ -62,15 +62,17 @@ def test_every_declared_sweep_overrides_existing_fields(path):
       assert type(value) is type(node[field]), key
 
 
-def test_main_job_builds_data_and_writes_figure(tmp_path):
-  """README command 1, on the quicktest variant and a private data_dir."""
+def test_prepare_data_builds_data_and_writes_figure(tmp_path):
+  """The experiment's data stage from the command line, on a private
+  data_dir (the whole pipeline: tests/experiment_test.py, and .ci/run runs
+  README command 1)."""
   workdir = tmp_path / "run"
   result = subprocess.run(
       [
           sys.executable,
           "-m",
           "launch.main",
-          "--mode=experiment",
+          "--mode=prepare_data",
           "--config=configs/experiment.py:quicktest",
           f"--workdir={workdir}",
           f"--config.data.data_dir={tmp_path / 'tfds'}",
@@ -85,7 +87,7 @@ def test_main_job_builds_data_and_writes_figure(tmp_path):
   with figure.open("rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   assert not list(workdir.glob("*.tmp*"))
-  assert "train 16" in result.stdout
+  assert "train 32" in result.stdout
 
 
 def test_unknown_experiment_variant_is_rejected():
