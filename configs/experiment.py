@@ -46,25 +46,56 @@ ARMS = (
 # steps, K, seeds.
 _VARIANTS = {
     "quicktest": dict(
-        image_size=32, counts=(32, 8, 8), sbdm="tiny", gan="tiny",
-        recon_steps=4, recon_batch=4, sbdm_steps=4, gan_steps=4,
-        num_samples=2, seeds=(0, 1, 2), sampler_steps=3,
+        image_size=32,
+        counts=(32, 8, 8),
+        sbdm="tiny",
+        gan="tiny",
+        recon_steps=4,
+        recon_batch=4,
+        sbdm_steps=4,
+        gan_steps=4,
+        num_samples=2,
+        seeds=(0, 1, 2),
+        sampler_steps=3,
     ),
     "demo": dict(
-        image_size=32, counts=(512, 64, 96), sbdm="cpu32", gan="demo",
-        recon_steps=300, recon_batch=16, sbdm_steps=600, gan_steps=800,
-        num_samples=2, seeds=(0, 1, 2), sampler_steps=12,
+        image_size=32,
+        counts=(512, 64, 96),
+        sbdm="cpu32",
+        gan="demo",
+        recon_steps=160,
+        recon_batch=16,
+        sbdm_steps=400,
+        gan_steps=600,
+        num_samples=2,
+        seeds=(0, 1, 2),
+        sampler_steps=12,
     ),
     "cpu64": dict(
-        image_size=64, counts=(2400, 100, 200), sbdm="cpu32", gan="cpu64",
-        recon_steps=1500, recon_batch=16, sbdm_steps=6000, gan_steps=3000,
-        num_samples=4, seeds=(0, 1, 2), sampler_steps=18,
+        image_size=64,
+        counts=(2400, 100, 200),
+        sbdm="cpu32",
+        gan="cpu64",
+        recon_steps=1000,
+        recon_batch=16,
+        sbdm_steps=3000,
+        gan_steps=3000,
+        num_samples=4,
+        seeds=(0, 1, 2),
+        sampler_steps=18,
     ),
     "synthetic128": dict(
-        image_size=128, counts=(4000, 200, 400), sbdm="synthetic128",
-        gan="synthetic128", recon_steps=20_000, recon_batch=16,
-        sbdm_steps=100_000, gan_steps=50_000, num_samples=8,
-        seeds=(0, 1, 2), sampler_steps=18,
+        image_size=128,
+        counts=(4000, 200, 400),
+        sbdm="synthetic128",
+        gan="synthetic128",
+        recon_steps=20_000,
+        recon_batch=16,
+        sbdm_steps=100_000,
+        gan_steps=50_000,
+        num_samples=8,
+        seeds=(0, 1, 2),
+        sampler_steps=18,
     ),
 }
 _FASTMRI = ("fastmri_knee", "fastmri_brain")
@@ -131,22 +162,32 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.sbdm = phase_sbdm.get_config(v["sbdm"])
   config.sbdm.train.num_steps = v["sbdm_steps"]
   config.sbdm.sampling.num_steps = v["sampler_steps"]
-  if variant == "demo":  # a narrower SBDM that learns something in minutes
+  if variant in ("demo", "cpu64"):
+    # A narrower SBDM that learns something in minutes on 2 cores (cpu32's
+    # nf 32 runs 0.19 steps/s at 64x64); a stronger one is a train_phase
+    # run named by --config.sbdm_workdir.
     config.sbdm.model.nf = 16
-    config.sbdm.train.batch_size = 16
+    config.sbdm.train.batch_size = 16 if variant == "demo" else 8
     config.sbdm.optim.lr = 5e-4
+  if variant == "cpu64":
+    config.sbdm.sde.sigma_max = 128.0  # ~ the largest 64x64 phasor distance
   config.gan = phase_gan.get_config(v["gan"])
   config.gan.train.num_steps = v["gan_steps"]
 
   # The recon nets (one config for every arm; data and phase fields are
   # set per arm by the pipeline).
-  config.recon = recon.get_config("tiny" if variant == "quicktest" else
-                                  "synthetic128_unet")
+  config.recon = recon.get_config(
+      "tiny" if variant == "quicktest" else "synthetic128_unet"
+  )
   rc = config.recon
   rc.train.num_steps = v["recon_steps"]
   rc.train.batch_size = v["recon_batch"]
-  rc.train.checkpoint_every = max(1, v["recon_steps"] // 2)
-  rc.train.log_every = max(1, v["recon_steps"] // 10)
+  # Short runs save once at the end (a save costs ~1 s); longer ones also
+  # midway, so an interrupted run resumes from there.
+  short = variant in ("quicktest", "demo")
+  rc.train.checkpoint_every = v["recon_steps"] // (1 if short else 2)
+  # Each log costs ~1 s on a CPU (a device sync and the writers).
+  rc.train.log_every = max(1, v["recon_steps"] // 4)
   rc.train.eval_every = 0
   rc.optim.schedule = "constant"
   if variant in ("quicktest", "demo"):

@@ -54,7 +54,6 @@ from runtime import train_loop
 from score_phase import gan
 from score_phase import inference
 from score_phase import phase_sources
-from score_phase import record_sources
 from score_phase import train as phase_train
 
 GROUND_TRUTH = recon_train.GROUND_TRUTH
@@ -70,33 +69,37 @@ class ExperimentError(ValueError):
 
 @dataclasses.dataclass
 class Progress:
-  """Prints `[experiment] stage k/n: what (elapsed, ETA)` lines.
+  """Prints `[experiment] k/n what (elapsed, ETA)` lines.
 
-  The ETA extrapolates the mean time of the recon runs and evaluations done
-  in this sitting (the long stages); before any, it says so.
+  `kinds` lists the kind of every step in order ("recon", "evaluation",
+  ...); the ETA adds, over the steps left, the mean time of the
+  steps of the same kind done in this sitting (the recon runs and
+  evaluations dominate; one-offs count as 0 until seen).
   """
 
-  total: int
+  kinds: list[str]
   done: int = 0
   start: float = dataclasses.field(default_factory=time.monotonic)
-  timed: list = dataclasses.field(default_factory=list)
+  seconds: dict = dataclasses.field(default_factory=dict)
 
-  def step(self, what: str, fn: Callable[[], object], timed: bool = False):
+  def step(self, what: str, fn: Callable[[], object]):
+    kind = self.kinds[self.done]
     self.done += 1
     elapsed = time.monotonic() - self.start
-    if self.timed:
-      eta = f"ETA {_minutes(np.mean(self.timed) * (self.total - self.done + 1))}"
+    left = self.kinds[self.done - 1 :]
+    if "recon" in self.seconds or "recon" not in left:
+      eta = sum(np.mean(self.seconds.get(k, [0.0])) for k in left)
+      eta = f"ETA {_minutes(eta)}"
     else:
       eta = "ETA after the first recon run"
     print(
-        f"[experiment] {self.done}/{self.total} {what}"
+        f"[experiment] {self.done}/{len(self.kinds)} {what}"
         f" (elapsed {_minutes(elapsed)}, {eta})",
         flush=True,
     )
     began = time.monotonic()
     out = fn()
-    if timed:
-      self.timed.append(time.monotonic() - began)
+    self.seconds.setdefault(kind, []).append(time.monotonic() - began)
     return out
 
 
@@ -131,7 +134,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     )
 
 
-def _with_data(sub: ml_collections.ConfigDict, config) -> ml_collections.ConfigDict:
+def _with_data(
+    sub: ml_collections.ConfigDict, config
+) -> ml_collections.ConfigDict:
   """A copy of a sub-config whose dataset fields are the experiment's."""
   sub = ml_collections.ConfigDict(sub.to_dict())
   for key, value in config.data.items():
@@ -196,18 +201,19 @@ def _magnitudes(records: Sequence[dict]) -> np.ndarray:
 
 
 def _phase_fn_factory(config, arm, phase_dirs, split):
-  """records -> PhaseFn for `arm` (record-bound arms need the records)."""
+  """records -> PhaseFn for `arm`; only the record-bound arms (oracle,
+  ground truth) need the records, the others are built once."""
   if arm == "oracle":
-    return lambda records: record_sources.oracle(
-        records, split=split, dataset_seed=config.data.seed
+    return lambda records: inference.get_phase_fn(
+        arm, records=records, split=split, dataset_seed=config.data.seed
     )
   if arm == GROUND_TRUTH:
-    return record_sources.ground_truth
+    return lambda records: inference.get_phase_fn(arm, records=records)
   if arm in LEARNED:
     phase_fn = inference.get_phase_fn(arm, workdir=phase_dirs[arm])
   else:
     kwargs = config.phase_kwargs.get(arm, ml_collections.ConfigDict())
-    phase_fn = jax.jit(phase_sources.get_baseline(arm, **kwargs.to_dict()))
+    phase_fn = jax.jit(inference.get_phase_fn(arm, **kwargs.to_dict()))
   return lambda records: phase_fn
 
 
@@ -234,8 +240,9 @@ def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
   source = roles["recon_train"]
   key = store_key(config, arm, phase_dirs)
   directory = workdir / "presynthesis" / f"{arm}_{_hash(key)}"
-  shape = np.shape(source[0]["magnitude"] if "magnitude" in source[0]
-                   else source[0]["image"])
+  shape = np.shape(
+      source[0]["magnitude"] if "magnitude" in source[0] else source[0]["image"]
+  )
   expected = {"phases": (config.num_phase_samples,) + shape}
   if not phase_store.exists(directory):
     factory = _phase_fn_factory(config, arm, phase_dirs, source.split)
@@ -251,7 +258,9 @@ def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
         batch_key = jax.random.fold_in(rng, start)
         phases = np.stack(
             [
-                np.asarray(phase_fn(jax.random.fold_in(batch_key, k), magnitude))
+                np.asarray(
+                    phase_fn(jax.random.fold_in(batch_key, k), magnitude)
+                )
                 for k in range(config.num_phase_samples)
             ],
             axis=1,
@@ -262,8 +271,11 @@ def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
               f" {magnitude.shape[1:]} magnitudes."
           )
         for i, row in enumerate(rows):
-          out = {"magnitude": magnitude[i], "phases": phases[i],
-                 "role_index": np.int64(row)}
+          out = {
+              "magnitude": magnitude[i],
+              "phases": phases[i],
+              "role_index": np.int64(row),
+          }
           for field in ("sens", "labels", "phase"):
             if field in chunk[i]:
               # `phase` is kept as `true_phase` for the phase-quality table.
@@ -370,7 +382,11 @@ def _r_key(acceleration) -> str:
 
 
 def eval_path(workdir, arm, seed, acceleration) -> epath.Path:
-  return _recon_dir(workdir, arm, seed) / "eval" / f"test_{_r_key(acceleration)}.npz"
+  return (
+      _recon_dir(workdir, arm, seed)
+      / "eval"
+      / f"test_{_r_key(acceleration)}.npz"
+  )
 
 
 def evaluation_stage(config, workdir, arm, seed, roles, thresholds):
@@ -422,11 +438,19 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
   learned = [a for a in arms if a in LEARNED]
   seeds = tuple(config.recon_seeds)
   presynthesized = [a for a in arms if a != GROUND_TRUTH]
+  runs = len(arms) * len(seeds)
   progress = Progress(
-      total=2 + len(learned) + len(presynthesized)
-      + 2 * len(arms) * len(seeds) + 1
+      ["data"]
+      + ["phase model"] * len(learned)
+      + ["presynthesis"] * len(presynthesized)
+      + ["recon"] * runs
+      + ["threshold"]
+      + ["evaluation"] * runs
+      + ["report"]
   )
-  roles = progress.step("data: build and cut roles", lambda: data_stage(config, workdir))
+  roles = progress.step(
+      "data: build and cut roles", lambda: data_stage(config, workdir)
+  )
   phase_dirs = {
       arm: progress.step(
           f"phase model: {arm}",
@@ -450,7 +474,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
           lambda arm=arm, seed=seed: recon_stage(
               config, workdir, arm, seed, roles, stores
           ),
-          timed=True,
       )
   thresholds = progress.step(
       "evaluation: hallucination threshold on val (ground_truth arm)",
@@ -463,7 +486,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
           lambda arm=arm, seed=seed: evaluation_stage(
               config, workdir, arm, seed, roles, thresholds
           ),
-          timed=True,
       )
   path = progress.step(
       "report",

@@ -62,8 +62,11 @@ def two_way_bootstrap(
   )
   tail = 50 * (1 - level)
   low, high = np.percentile(means, [tail, 100 - tail])
-  return {"mean": float(values.mean()), "ci_low": float(low),
-          "ci_high": float(high)}
+  return {
+      "mean": float(values.mean()),
+      "ci_low": float(low),
+      "ci_high": float(high),
+  }
 
 
 def load_evaluations(config, workdir: epath.Path, eval_path) -> dict:
@@ -111,9 +114,11 @@ def recon_results(config, evaluations) -> dict:
     for arm, tables in arms.items():
       results[r_key]["arms"][arm] = {
           name: two_way_bootstrap(tables[name], level, resamples)
-          for name in list(RECON_METRICS)
-          + ["hallucinations_near", "hallucinations_elsewhere",
-             "zero_filled_psnr"]
+          for name in list(RECON_METRICS) + [
+              "hallucinations_near",
+              "hallucinations_elsewhere",
+              "zero_filled_psnr",
+          ]
           if name in tables
       }
     for reference in (SMOOTH, GROUND_TRUTH):
@@ -178,8 +183,10 @@ def _cell(stats: dict, fmt: str) -> str:
 
 def _recon_table(results_r: dict) -> list[str]:
   lines = [
-      "| arm | PSNR (dB) | SSIM | NMSE | hallucinations / slice (near air,"
-      " bone, fat / elsewhere) |",
+      (
+          "| arm | PSNR (dB) | SSIM | NMSE | hallucinations / slice (near air,"
+          " bone, fat / elsewhere) |"
+      ),
       "|---|---|---|---|---|",
   ]
   for arm, stats in results_r["arms"].items():
@@ -199,9 +206,11 @@ def _paired_table(paired: dict) -> list[str]:
   for reference, arms in paired.items():
     lines += [
         "",
-        f"Paired differences, arm - {reference.removeprefix('vs_')}"
-        " (same seeds, volumes, masks; an interval excluding 0 is a"
-        " difference):",
+        (
+            f"Paired differences, arm - {reference.removeprefix('vs_')}"
+            " (same seeds, volumes, masks; an interval excluding 0 is a"
+            " difference):"
+        ),
         "",
         "| arm | dPSNR (dB) | dSSIM | dNMSE | dhallucinations |",
         "|---|---|---|---|---|",
@@ -221,9 +230,11 @@ def _phase_table(quality: dict) -> list[str]:
     return ["(no ground-truth phase in recon_train: not scored)"]
   first = next(iter(quality.values()))
   deltas = [k for k in first if k.startswith("energy_d")]
-  header = ["energy score (total)"] + [
-      f"ES d={k.removeprefix('energy_d')}" for k in deltas
-  ] + ["spread/skill", "circular CRPS (rad)"]
+  header = (
+      ["energy score (total)"]
+      + [f"ES d={k.removeprefix('energy_d')}" for k in deltas]
+      + ["spread/skill", "circular CRPS (rad)"]
+  )
   lines = [
       "| source | " + " | ".join(header) + " |",
       "|---" * (len(header) + 1) + "|",
@@ -231,8 +242,7 @@ def _phase_table(quality: dict) -> list[str]:
   for arm, stats in quality.items():
     names = ["energy_total"] + deltas + ["spread_skill", "crps"]
     cells = [
-        f"{stats[n]['mean']:.4f} +- {stats[n]['half_width']:.4f}"
-        for n in names
+        f"{stats[n]['mean']:.4f} +- {stats[n]['half_width']:.4f}" for n in names
     ]
     lines.append(f"| {arm} | " + " | ".join(cells) + " |")
   return lines
@@ -260,6 +270,52 @@ def _answer(results: dict, arms: Sequence[str]) -> list[str]:
   return lines
 
 
+def _evidence(config, results, quality, role_sizes) -> list[str]:
+  """Why the SBDM arm did or did not beat smooth phase: its phase quality
+  next to the oracle's and smooth phase's, and what it was trained on."""
+  if "sbdm" not in quality:
+    return []
+  lines = []
+  beaten = all(
+      result["paired"]
+      .get(f"vs_{SMOOTH}", {})
+      .get("sbdm", {})
+      .get("psnr", {"ci_low": -1.0})["ci_low"]
+      > 0
+      for result in results.values()
+  )
+  verdict = "beats" if beaten else "does not clearly beat"
+  scores = ", ".join(
+      f"{arm} {quality[arm]['energy_total']['mean']:.4f}"
+      for arm in ("oracle", "sbdm", "gan", SMOOTH)
+      if arm in quality
+  )
+  oracle_ratio = quality.get("oracle", {}).get("spread_skill", {})
+  oracle_ratio = oracle_ratio.get("mean", float("nan"))
+  oracle_gain = "; ".join(
+      f"{r_key} {paired['oracle']['psnr']['mean']:+.2f} dB"
+      f" [{paired['oracle']['psnr']['ci_low']:+.2f},"
+      f" {paired['oracle']['psnr']['ci_high']:+.2f}]"
+      for r_key, result in results.items()
+      if "oracle" in (paired := result["paired"].get(f"vs_{SMOOTH}", {}))
+  )
+  source = f" (run {config.sbdm_workdir})" if config.sbdm_workdir else ""
+  lines.append(
+      f"- SBDM {verdict} {SMOOTH} (a paired PSNR interval above 0 at every"
+      " acceleration). Evidence: the phase energy score of each source"
+      f" against the true phase (lower is better): {scores}; the SBDM's"
+      f" spread/skill {quality['sbdm']['spread_skill']['mean']:.2f} (the"
+      f" oracle's {oracle_ratio:.2f}; < 1 is over-confident). A perfect"
+      f" sampler (oracle) vs {SMOOTH}: {oracle_gain or 'not run'}: what the"
+      " most realistic phase can gain at this size and budget. The SBDM"
+      f" trained {config.sbdm.train.num_steps} steps{source} on"
+      f" {role_sizes.get('phase_train')} phase_train images; each recon net"
+      f" {config.recon.train.num_steps} steps on"
+      f" {role_sizes.get('recon_train')} recon_train images."
+  )
+  return lines
+
+
 def phase_figure(stores: dict, count: int) -> plt.Figure:
   """Rows: images; columns: magnitude, true phase, one sample per source."""
   arms = list(stores)
@@ -267,23 +323,31 @@ def phase_figure(stores: dict, count: int) -> plt.Figure:
   count = min(count, len(first))
   columns = ["magnitude", "true phase"] + arms
   fig, axes = plt.subplots(
-      count, len(columns), figsize=(2.2 * len(columns), 2.3 * count),
+      count,
+      len(columns),
+      figsize=(2.2 * len(columns), 2.3 * count),
       squeeze=False,
   )
   for row in range(count):
     record = first[row]
     panels = [(record["magnitude"], "gray", None)]
     truth = record.get("true_phase")
-    panels.append((truth if truth is not None else np.zeros_like(
-        record["magnitude"]), "twilight", (-np.pi, np.pi)))
+    panels.append((
+        truth if truth is not None else np.zeros_like(record["magnitude"]),
+        "twilight",
+        (-np.pi, np.pi),
+    ))
     panels += [
-        (stores[a][row]["phases"][0], "twilight", (-np.pi, np.pi))
-        for a in arms
+        (stores[a][row]["phases"][0], "twilight", (-np.pi, np.pi)) for a in arms
     ]
     for ax, title, (image, cmap, limits) in zip(axes[row], columns, panels):
-      ax.imshow(image, cmap=cmap, interpolation="nearest",
-                vmin=None if limits is None else limits[0],
-                vmax=None if limits is None else limits[1])
+      ax.imshow(
+          image,
+          cmap=cmap,
+          interpolation="nearest",
+          vmin=None if limits is None else limits[0],
+          vmax=None if limits is None else limits[1],
+      )
       ax.set_title(title, fontsize=8)
       ax.axis("off")
   fig.suptitle("Phase of the same recon_train images, one sample per source")
@@ -297,7 +361,9 @@ def recon_figure(arms: dict, r_key: str) -> plt.Figure:
   figure = arms[names[0]]["figure"]
   count = figure["target"].shape[0]
   fig, axes = plt.subplots(
-      len(names) + 1, 2 * count, figsize=(2.0 * 2 * count, 2.1 * (len(names) + 1)),
+      len(names) + 1,
+      2 * count,
+      figsize=(2.0 * 2 * count, 2.1 * (len(names) + 1)),
       squeeze=False,
   )
   for col in range(count):
@@ -305,15 +371,17 @@ def recon_figure(arms: dict, r_key: str) -> plt.Figure:
     vmax = float(target.max())
     axes[0, 2 * col].imshow(target, cmap="gray", vmin=0, vmax=vmax)
     axes[0, 2 * col].set_title(f"target {col}", fontsize=8)
-    axes[0, 2 * col + 1].imshow(figure["zero_filled"][col], cmap="gray",
-                                vmin=0, vmax=vmax)
+    axes[0, 2 * col + 1].imshow(
+        figure["zero_filled"][col], cmap="gray", vmin=0, vmax=vmax
+    )
     axes[0, 2 * col + 1].set_title("zero-filled", fontsize=8)
     for row, arm in enumerate(names, start=1):
       pred = arms[arm]["figure"]["pred"][col]
       axes[row, 2 * col].imshow(pred, cmap="gray", vmin=0, vmax=vmax)
       axes[row, 2 * col].set_title(arm, fontsize=8)
-      axes[row, 2 * col + 1].imshow(np.abs(pred - target), cmap="magma",
-                                    vmin=0, vmax=vmax / 5)
+      axes[row, 2 * col + 1].imshow(
+          np.abs(pred - target), cmap="magma", vmin=0, vmax=vmax / 5
+      )
       axes[row, 2 * col + 1].set_title("|error| x5", fontsize=8)
   for ax in axes.flat:
     ax.axis("off")
@@ -361,16 +429,19 @@ def write(config, workdir, stores, roles, thresholds, eval_path) -> epath.Path:
   lines = [
       f"# Experiment report ({config.variant})",
       "",
-      "Does a recon net trained on k-space made from SBDM phase beat nets"
-      " trained on smooth or GAN phase, and how close does it come to"
-      " ground-truth k-space? Every arm is evaluated on the test role's own"
-      " ground truth with the same masks; mean and"
-      f" {config.eval.ci_level:.0%} interval over {len(config.recon_seeds)}"
-      f" seeds x {role_sizes.get('test')} test volumes (two-way bootstrap).",
+      (
+          "Does a recon net trained on k-space made from SBDM phase beat nets"
+          " trained on smooth or GAN phase, and how close does it come to"
+          " ground-truth k-space? Every arm is evaluated on the test role's own"
+          " ground truth with the same masks; mean and"
+          f" {config.eval.ci_level:.0%} interval over {len(config.recon_seeds)}"
+          f" seeds x {role_sizes.get('test')} test volumes (two-way bootstrap)."
+      ),
       "",
       "## Answer",
       "",
       *_answer(results, config.arms),
+      *_evidence(config, results, quality, role_sizes),
       "",
       "## Set-up",
       "",
@@ -378,13 +449,17 @@ def write(config, workdir, stores, roles, thresholds, eval_path) -> epath.Path:
       f"{config.data.image_size}; roles "
       + ", ".join(f"{k} {v}" for k, v in role_sizes.items())
       + " (disjoint).",
-      f"- arms: {', '.join(config.arms)}; K = {config.num_phase_samples}"
-      " pre-synthesized phases per recon_train image (one drawn per example"
-      " per step).",
-      f"- recon: {rc.model.name} (chans {rc.model.chans}, pools"
-      f" {rc.model.num_pools}), {rc.forward.num_coils} coils,"
-      f" {rc.train.num_steps} steps x batch {rc.train.batch_size}, loss"
-      f" {rc.loss.name}, seeds {list(config.recon_seeds)}.",
+      (
+          f"- arms: {', '.join(config.arms)}; K = {config.num_phase_samples}"
+          " pre-synthesized phases per recon_train image (one drawn per example"
+          " per step)."
+      ),
+      (
+          f"- recon: {rc.model.name} (chans {rc.model.chans}, pools"
+          f" {rc.model.num_pools}), {rc.forward.num_coils} coils,"
+          f" {rc.train.num_steps} steps x batch {rc.train.batch_size}, loss"
+          f" {rc.loss.name}, seeds {list(config.recon_seeds)}."
+      ),
   ]
   for r_key, result in results.items():
     lines += ["", f"## Test reconstruction, {r_key}", ""]
@@ -392,14 +467,18 @@ def write(config, workdir, stores, roles, thresholds, eval_path) -> epath.Path:
     lines += _paired_table(result["paired"])
   lines += [
       "",
-      "## Phase quality of each source (recon_train images vs their true"
-      " phase)",
+      (
+          "## Phase quality of each source (recon_train images vs their true"
+          " phase)"
+      ),
       "",
-      "Fair energy score on gauge-invariant features w exp(i(phi(x+d) -"
-      " phi(x))) (lower is better), spread/skill E||X-X'|| / E||X-y|| (about"
-      " 1 when calibrated: compare with the oracle), circular CRPS after the"
-      f" self-gauge; mean +- {config.eval.ci_level:.0%} half-width over"
-      " images.",
+      (
+          "Fair energy score on gauge-invariant features w exp(i(phi(x+d) -"
+          " phi(x))) (lower is better), spread/skill E||X-X'|| / E||X-y||"
+          " (about 1 when calibrated: compare with the oracle), circular CRPS"
+          f" after the self-gauge; mean +- {config.eval.ci_level:.0%}"
+          " half-width over images."
+      ),
       "",
       *_phase_table(quality),
       "",
@@ -419,7 +498,9 @@ def write(config, workdir, stores, roles, thresholds, eval_path) -> epath.Path:
       "## Figures",
       "",
   ]
-  lines += [f"![{title}]({path.relative_to(workdir)})" for title, path in figures]
+  lines += [
+      f"![{title}]({path.relative_to(workdir)})" for title, path in figures
+  ]
   report = workdir / "report.md"
   with atomic.replacing(report) as tmp:
     tmp.write_text("\n".join(lines) + "\n")

@@ -72,9 +72,9 @@ def get_simulate_fn(
         choice = jax.random.randint(
             phase_key, phase.shape[:1], 0, phase.shape[1]
         )
-        phase = jnp.take_along_axis(
-            phase, choice[:, None, None, None], axis=1
-        )[:, 0]
+        phase = jnp.take_along_axis(phase, choice[:, None, None, None], axis=1)[
+            :, 0
+        ]
     else:
       phase = phase_fn(phase_key, magnitude)
     keys = jax.random.split(example_key, magnitude.shape[0])

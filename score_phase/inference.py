@@ -28,6 +28,7 @@ from score_phase import gan_model
 from score_phase import input_pipeline
 from score_phase import losses
 from score_phase import phase_sources
+from score_phase import record_sources
 from score_phase import representation
 from score_phase import sampling
 from score_phase import sde as sde_lib
@@ -271,11 +272,20 @@ def load_gan_phase_fn(workdir: str) -> phase_lib.PhaseFn:
 
 
 def get_phase_fn(name: str, **kwargs) -> phase_lib.PhaseFn:
-  """Any phase source by name: "sbdm" (kwargs of `load_sbdm_phase_fn`,
-  e.g. workdir=...), "gan" (`load_gan_phase_fn`'s workdir=...) or a
-  `phase_sources` baseline (its kwargs)."""
+  """Any phase source by name, as `phase_fn(key, magnitude) -> phase`.
+
+  "sbdm" (kwargs of `load_sbdm_phase_fn`, e.g. workdir=...), "gan"
+  (`load_gan_phase_fn`'s workdir=...), "ground_truth" / "oracle" (bound to
+  the records they phase: `record_sources`' records=..., and for the
+  oracle split=..., dataset_seed=...), or a `phase_sources` baseline (its
+  kwargs).
+  """
   if name == "sbdm":
     return load_sbdm_phase_fn(**kwargs)
   if name == "gan":
     return load_gan_phase_fn(**kwargs)
+  if name == "ground_truth":
+    return record_sources.ground_truth(**kwargs)
+  if name == "oracle":
+    return record_sources.oracle(**kwargs)
   return phase_sources.get_baseline(name, **kwargs)

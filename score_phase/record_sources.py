@@ -35,9 +35,9 @@ def _check_batch(magnitude, count: int, name: str) -> None:
 
 def ground_truth(records: Sequence[dict]) -> phase_lib.PhaseFn:
   """The records' own `phase` (or the angle of their complex `image`)."""
-  truth = np.stack([
-      r["phase"] if "phase" in r else np.angle(r["image"]) for r in records
-  ]).astype(np.float32)
+  truth = np.stack(
+      [r["phase"] if "phase" in r else np.angle(r["image"]) for r in records]
+  ).astype(np.float32)
 
   def phase_fn(key: jax.Array, magnitude: jax.Array) -> jax.Array:
     del key  # The truth is one phase.

@@ -30,7 +30,8 @@ def test_normalisation_is_per_image_scale_free_and_idempotent():
   sparse = np.zeros((2, 16, 16), np.float32)
   sparse[1, 3, 4] = 5.0
   np.testing.assert_array_equal(
-      normalize.normalize_magnitude(sparse), sparse / np.array([1, 5])[:, None, None]
+      normalize.normalize_magnitude(sparse),
+      sparse / np.array([1, 5])[:, None, None],
   )
 
 
@@ -138,8 +139,13 @@ def test_roles_are_disjoint_volume_ranges():
 
 def test_synthetic_roles_share_no_image_or_anatomy_seed(tmp_path):
   builder = datasets.build(
-      "synthetic_mri", str(tmp_path), image_size=16, num_train=6, num_val=2,
-      num_test=2, seed=3,
+      "synthetic_mri",
+      str(tmp_path),
+      image_size=16,
+      num_train=6,
+      num_val=2,
+      num_test=2,
+      seed=3,
   )
   got = roles.assign(
       lambda split: datasets.data_source(builder, split),
@@ -165,8 +171,10 @@ def test_synthetic_roles_share_no_image_or_anatomy_seed(tmp_path):
 def test_phase_store_round_trip_atomic_and_checked(tmp_path):
   directory = tmp_path / "store"
   records = [
-      {"magnitude": np.full((4, 4), i, np.float32),
-       "phases": np.full((2, 4, 4), -i, np.float32)}
+      {
+          "magnitude": np.full((4, 4), i, np.float32),
+          "phases": np.full((2, 4, 4), -i, np.float32),
+      }
       for i in range(5)
   ]
 
@@ -193,14 +201,17 @@ def test_phase_store_round_trip_atomic_and_checked(tmp_path):
 
 def test_record_sources_ground_truth_and_oracle():
   records = [
-      dict(datasets.generate_example(datasets.example_rng(0, "train", i), 16),
-           index=i)
+      dict(
+          datasets.generate_example(datasets.example_rng(0, "train", i), 16),
+          index=i,
+      )
       for i in range(3)
   ]
   magnitude = np.stack([r["magnitude"] for r in records])
   truth = record_sources.ground_truth(records)
   np.testing.assert_array_equal(
-      truth(jax.random.key(0), magnitude), np.stack([r["phase"] for r in records])
+      truth(jax.random.key(0), magnitude),
+      np.stack([r["phase"] for r in records]),
   )
   oracle = record_sources.oracle(records, split="train", dataset_seed=0)
   first = np.asarray(oracle(jax.random.key(0), magnitude))
@@ -216,5 +227,6 @@ def test_record_sources_ground_truth_and_oracle():
   with pytest.raises(ValueError, match="made for 3 records"):
     oracle(jax.random.key(0), magnitude[:2])
   with pytest.raises(ValueError, match="synthetic_mri"):
-    record_sources.oracle([{"magnitude": magnitude[0]}], split="train",
-                          dataset_seed=0)
+    record_sources.oracle(
+        [{"magnitude": magnitude[0]}], split="train", dataset_seed=0
+    )

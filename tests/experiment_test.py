@@ -43,12 +43,19 @@ def test_report_covers_every_arm_with_finite_metrics(finished):
     for arm, stats in result["arms"].items():
       for name in ("psnr", "ssim", "nmse", "hallucinations"):
         assert np.isfinite(stats[name]["mean"]), (r_key, arm, name)
-        assert stats[name]["ci_low"] <= stats[name]["mean"] <= stats[name]["ci_high"]
+        assert (
+            stats[name]["ci_low"]
+            <= stats[name]["mean"]
+            <= stats[name]["ci_high"]
+        )
       assert f"| {arm} |" in text
     assert set(result["paired"]) == {"vs_smooth_polynomial", "vs_ground_truth"}
   assert set(results["phase_quality"]) == set(config.arms) - {"ground_truth"}
   assert results["roles"] == {
-      "phase_train": 8, "recon_train": 8, "val": 4, "test": 4
+      "phase_train": 8,
+      "recon_train": 8,
+      "val": 4,
+      "test": 4,
   }
   for name in ("phase_samples.png", "reconstructions_R4.png"):
     assert (workdir / "figures" / name).read_bytes()[:4] == b"\x89PNG"

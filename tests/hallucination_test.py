@@ -26,8 +26,12 @@ def test_an_inserted_spot_is_one_hallucination_and_is_placed_by_labels():
   spot[14:17, 14:17] += 0.1  # far from fat: "elsewhere"
   spot[26:29, 23:26] -= 0.1  # a lost feature 5 px from the fat band: "near"
   counts = hallucination.count_stack(
-      np.stack([faithful, spot]), np.stack([target, target]),
-      np.stack([labels, labels]), threshold, near_labels=(1,), near_distance=6,
+      np.stack([faithful, spot]),
+      np.stack([target, target]),
+      np.stack([labels, labels]),
+      threshold,
+      near_labels=(1,),
+      near_distance=6,
   )
   assert counts["total"][0] == 0
   assert counts["near"][1] == 1 and counts["elsewhere"][1] == 1
