@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from configs import recon as recon_config
+from kspace import normalize
 from recon import input_pipeline
 
 
@@ -29,7 +30,9 @@ def test_image_inputs_select_the_training_phase_field():
   # `phase`, not the records' own phase.
   assert set(inputs) == {"magnitude", "phase"}
   np.testing.assert_array_equal(inputs["phase"], records["other_phase"])
-  np.testing.assert_array_equal(inputs["magnitude"], records["magnitude"])
+  np.testing.assert_array_equal(
+      inputs["magnitude"], normalize.normalize_magnitude(records["magnitude"])
+  )
   # A phase function makes the phase in the step: no phase is read.
   assert set(input_pipeline.image_inputs(records, config, None)) == {
       "magnitude"
@@ -56,7 +59,7 @@ def test_eval_inputs_are_the_ground_truth_whatever_the_training_phase():
   inputs = input_pipeline.eval_inputs(
       {"image": np.full((4, 8, 8), 2j, np.complex64)}, config
   )
-  np.testing.assert_allclose(inputs["magnitude"], 2.0)
+  np.testing.assert_allclose(inputs["magnitude"], 1.0)  # normalised
   np.testing.assert_allclose(inputs["phase"], np.pi / 2)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from configs import recon as recon_config
+from kspace import coils
 from recon import evaluation
 from recon import input_pipeline
 from recon import simulate
@@ -280,8 +281,12 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   config.eval.after_training = False
   config.data.shuffle = False
   records = input_pipeline.fake_records(12, config.data.image_size, seed=1)
-  for record in records[8:]:  # the third batch overflows float32 -> inf
-    record["magnitude"] = record["magnitude"] * np.float32(1e30)
+  shape = (config.data.image_size,) * 2
+  sens = np.asarray(coils.birdcage_maps(shape, config.forward.num_coils))
+  for index, record in enumerate(records):
+    # The third batch's coil images overflow float32 in the FFT -> inf (the
+    # magnitude is normalised on the way in, so its scale cannot do it).
+    record["sens"] = sens * np.float32(1e38 if index >= 8 else 1.0)
   with pytest.raises(
       metric_writers.NonFiniteLossError,
       match="step 3.*last good checkpoint \\(step 2\\)",
