@@ -385,7 +385,7 @@ def recon_figure(arms: dict, r_key: str) -> plt.Figure:
       axes[row, 2 * col + 1].set_title("|error| x5", fontsize=8)
   for ax in axes.flat:
     ax.axis("off")
-  fig.suptitle(f"Test reconstructions at {r_key} (seed {0}-th of each arm)")
+  fig.suptitle(f"Test reconstructions at {r_key} (first seed of each arm)")
   fig.tight_layout()
   return fig
 
