@@ -69,3 +69,47 @@ def test_receive_bias_is_a_positive_smooth_gain():
   bias = physics.receive_bias(np.random.default_rng(0), y, x, 0.15)
   assert bias.shape == (32, 32) and np.all(bias > 0)
   assert np.all(physics.receive_bias(np.random.default_rng(0), y, x, 0) == 1)
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (6, 8), (3, 4, 9)])
+@pytest.mark.parametrize("axis", [0, -1, 1])
+@pytest.mark.parametrize("shift", [-3, 0, 2, 11])
+def test_fourier_shift_by_whole_pixels_is_a_roll(shape, axis, shift):
+  image = np.random.default_rng(0).normal(size=shape) + 1j * np.arange(
+      np.prod(shape)
+  ).reshape(shape)
+  np.testing.assert_allclose(
+      physics.fourier_shift(image, shift, axis),
+      np.roll(image, shift, axis),
+      atol=1e-9,
+  )
+
+
+def test_fourier_shift_moves_a_smooth_profile_by_a_fraction():
+  # A band-limited-enough Gaussian moves to its analytic shifted position.
+  x = np.arange(33)
+  for shift in (0.3, -1.7):
+    moved = physics.fourier_shift(np.exp(-((x - 16.0) ** 2) / 8), shift)
+    np.testing.assert_allclose(
+        moved, np.exp(-((x - 16.0 - shift) ** 2) / 8), atol=1e-6
+    )
+  rng = np.random.default_rng(1)
+  image = rng.normal(size=(6, 10)) + 1j * rng.normal(size=(6, 10))
+  back = physics.fourier_shift(physics.fourier_shift(image, 0.4), -0.4)
+  np.testing.assert_allclose(back, image, atol=1e-12)
+
+
+def test_slice_b0_direction_per_orientation():
+  tilt = np.radians(12)
+  axial = physics.slice_b0_direction("axial", tilt, 0.7)
+  np.testing.assert_allclose(axial, physics.b0_direction(np.pi / 2 - tilt, 0.7))
+  assert axial[2] == pytest.approx(np.cos(tilt))
+  for orientation in ("coronal", "sagittal"):
+    b0 = physics.slice_b0_direction(orientation, tilt, 0.0)
+    np.testing.assert_allclose(b0, [0, np.cos(tilt), np.sin(tilt)], atol=1e-12)
+    jittered = physics.slice_b0_direction(orientation, 0.0, 0.1)
+    np.testing.assert_allclose(
+        jittered, [-np.sin(0.1), np.cos(0.1), 0], atol=1e-12
+    )
+  with pytest.raises(ValueError, match="orientation"):
+    physics.slice_b0_direction("oblique", tilt, 0.0)

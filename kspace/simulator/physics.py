@@ -2,7 +2,8 @@
 
 The sources of the synthetic image's phase (the dipole field of the tissue
 susceptibility, fat's chemical shift, a smooth background phase) and the
-receiver's effects on the signal (receive bias, point spread). Every function
+receiver's effects on the signal (receive bias, point spread, fat's spatial
+displacement along the readout). Every function
 is pure: a random draw takes its numpy Generator as an argument. Phase is
 returned unwrapped; `kspace.phase.wrap_phase` wraps it.
 
@@ -17,6 +18,12 @@ b the unit B0 direction. When b is normal to the slice, D = 1/3 everywhere
 (the field is chi / 3 up to a constant); when b lies in the plane, the full
 in-plane dipole pattern appears. D(0) is set to 0: the mean field is absorbed
 by the scanner's frequency adjustment.
+
+Slice orientation decides where B0 points (`slice_b0_direction`): an axial
+slice has B0 near its normal (only a small oblique tilt puts a weak dipole
+pattern in the plane); coronal and sagittal slices contain the head-foot
+axis, their image rows (y), so B0 lies in the plane along y and the full
+in-plane dipole pattern appears.
 """
 
 import numpy as np
@@ -25,6 +32,10 @@ import numpy as np
 GYROMAGNETIC_RATIO_MHZ_PER_T = 42.577478
 # Main (methylene) fat resonance relative to water, ppm; single-peak model.
 FAT_SHIFT_PPM = -3.4
+
+# Slice orientations (`slice_b0_direction`).
+AXIAL, CORONAL, SAGITTAL = "axial", "coronal", "sagittal"
+ORIENTATIONS = (AXIAL, CORONAL, SAGITTAL)
 
 
 def phase_per_ppm(field_strength_t: float, echo_time_ms: float) -> float:
@@ -57,6 +68,32 @@ def b0_direction(elevation: float, azimuth: float) -> np.ndarray:
       np.cos(elevation) * np.sin(azimuth),
       np.sin(elevation),
   ])
+
+
+def slice_b0_direction(
+    orientation: str, tilt: float, in_plane_angle: float
+) -> np.ndarray:
+  """Unit B0 vector of an (obliquely tilted) axial, coronal or sagittal slice.
+
+  Args:
+    orientation: "axial" | "coronal" | "sagittal" (`ORIENTATIONS`).
+    tilt: oblique tilt of the slice, radians: for an axial slice, the angle
+      between B0 and the slice normal; for coronal and sagittal slices (B0
+      along the image rows, y), the angle between B0 and the plane.
+    in_plane_angle: axial: azimuth of B0's small in-plane projection (from
+      +x towards +y); coronal and sagittal: in-plane deviation of B0 from +y
+      towards -x.
+
+  Returns:
+    float64 array of shape (3,), see `b0_direction`.
+  """
+  if orientation == AXIAL:
+    return b0_direction(np.pi / 2 - tilt, in_plane_angle)
+  if orientation in (CORONAL, SAGITTAL):
+    return b0_direction(tilt, np.pi / 2 + in_plane_angle)
+  raise ValueError(
+      f"Unknown slice orientation {orientation!r}; use one of {ORIENTATIONS}."
+  )
 
 
 def dipole_kernel(shape: tuple[int, int], b0: np.ndarray) -> np.ndarray:
@@ -130,6 +167,30 @@ def fat_water_signal(fat_fraction: np.ndarray, fat_phase: float) -> np.ndarray:
     complex128 array (H, W).
   """
   return (1 - fat_fraction) + fat_fraction * np.exp(1j * fat_phase)
+
+
+def fourier_shift(
+    image: np.ndarray, shift_px: float, axis: int = -1
+) -> np.ndarray:
+  """Periodic sub-pixel shift along `axis` by a linear phase in k-space.
+
+  Positive shifts move content towards higher indices, as `np.roll` does;
+  an integer shift equals `np.roll(image, shift_px, axis)` up to rounding.
+  A band-limited (sinc) interpolation: a sharp edge shifted by a fraction of
+  a pixel rings, as a readout-displaced signal does in a real image.
+
+  Args:
+    image: real or complex array.
+    shift_px: shift in pixels (any real number).
+    axis: the axis to shift along.
+
+  Returns:
+    complex128 array of the shape of `image`.
+  """
+  size = image.shape[axis]
+  ramp = np.exp(-2j * np.pi * np.fft.fftfreq(size) * shift_px)
+  ramp = np.expand_dims(ramp, tuple(range(1, image.ndim - axis % image.ndim)))
+  return np.fft.ifft(np.fft.fft(image, axis=axis) * ramp, axis=axis)
 
 
 def background_phase(
