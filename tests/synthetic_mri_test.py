@@ -34,10 +34,23 @@ def test_builder_stores_exactly_the_generator_output(built):
           config["image_size"],
           num_coils=config["num_coils"],
       )
-      for key in ("magnitude", "phase", "labels", "sens", "b0_direction"):
-        assert record[key].dtype == expected[key].dtype
+      for key in (
+          "magnitude",
+          "phase",
+          "labels",
+          "sens",
+          "b0_direction",
+          "field_strength_t",
+          "sequence",
+          "echo_time_ms",
+      ):
+        assert record[key].dtype == expected[key].dtype, key
         np.testing.assert_array_equal(record[key], expected[key])
       assert record["anatomy"] == expected["anatomy"]
+      assert record["sequence"] in (
+          generator.GRADIENT_ECHO,
+          generator.SPIN_ECHO,
+      )
     assert indices == set(range(size))
 
 

@@ -3,10 +3,11 @@
 Built in, no download. Example `index` of a split is
 `kspace.simulator.generate_example(example_rng(seed, split, index), ...)`,
 so an example never depends on which others were generated or in what
-order. How an image is made (anatomy, tissue susceptibility through the
-dipole kernel, fat chemical shift, smooth background phase, blur and noise)
-is documented in `kspace.simulator.generator`; the physical ranges are the
-fields of `SyntheticParams`, the tissue table is `phantom.TISSUES`.
+order. How an image is made (anatomy, slice orientation and B0 direction,
+gradient or spin echo, tissue susceptibility through the dipole kernel, fat
+chemical shift and readout displacement, smooth background phase, blur and
+noise) is documented in `kspace.simulator.generator`; the physical ranges
+are the fields of `SyntheticParams`, the tissue table is `phantom.TISSUES`.
 
 Feature dict of the TFDS dataset (image size H x W from the config):
   magnitude: (H, W) float32 in [0, 1], max 1 per image.
@@ -17,8 +18,17 @@ Feature dict of the TFDS dataset (image size H x W from the config):
     raw bytes (TFDS Tensor `encoding="bytes"`), read back as complex64.
   index: int64 example index within its split (the generator seed).
   anatomy: text, "brain" | "knee" | "body".
-  field_strength_t, echo_time_ms: float32 scalars of the acquisition.
-  b0_direction: (3,) float32 unit B0 vector (x, y, slice normal).
+  field_strength_t: float32 scalar, B0 in tesla.
+  sequence: int32 scalar, 0 gradient echo, 1 spin echo
+    (`generator.GRADIENT_ECHO`, `generator.SPIN_ECHO`).
+  echo_time_ms: float32 scalar, the nominal echo time (a DICOM header's
+    TE): 1-10 ms for a gradient echo, 15-100 ms for a spin echo with the
+    default params. Since 1.2.0 it is not the off-resonance accrual time
+    for a spin echo (that is a sub-millisecond echo shift, available from
+    `generate_example(..., return_components=True)["accrual_time_ms"]`).
+  b0_direction: (3,) float32 unit B0 vector (x, y, slice normal): near the
+    normal for axial slices (brain, body), in the plane along y for coronal
+    ones (knee).
 """
 
 import dataclasses
@@ -123,12 +133,20 @@ class SyntheticMri(tfds.core.GeneratorBasedBuilder):
   """Procedural complex MR images with anatomy-dependent phase."""
 
   name = NAME
-  VERSION = tfds.core.Version("1.1.0")
+  VERSION = tfds.core.Version("1.2.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
       "1.1.0": (
           "phase wrapped by kspace.phase.wrap_phase (float32 arithmetic):"
           " up to 1 ulp (2.4e-7 rad) from 1.0.0; all else identical."
+      ),
+      "1.2.0": (
+          "Slice orientation per anatomy (brain, body axial; knee coronal)"
+          " sets B0's direction; gradient and spin echoes (new `sequence`"
+          " feature; echo_time_ms is the nominal echo time); fat displaced"
+          " along the readout (x); noise in the image's phase frame; new"
+          " random streams (hidden phase apart, for oracle-A rescans): every"
+          " example's values differ from 1.1.0."
       ),
   }
   BUILDER_CONFIGS = [make_config()]
@@ -143,6 +161,7 @@ class SyntheticMri(tfds.core.GeneratorBasedBuilder):
         "index": tfds.features.Scalar(dtype=np.int64),
         "anatomy": tfds.features.Text(),
         "field_strength_t": tfds.features.Scalar(dtype=np.float32),
+        "sequence": tfds.features.Scalar(dtype=np.int32),
         "echo_time_ms": tfds.features.Scalar(dtype=np.float32),
         "b0_direction": tfds.features.Tensor(shape=(3,), dtype=np.float32),
     }

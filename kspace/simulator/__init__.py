@@ -6,13 +6,19 @@ Layer 2 (DESIGN.md, "Layers"): it imports only `kspace` physics (coils,
 
   * `phantom`: tissue-class anatomy (brain, knee, body) and per-class
     properties (`TISSUES`);
-  * `physics`: dipole field map, chemical shift, background phase, receive
-    bias, point spread;
+  * `physics`: dipole field map, B0 direction per slice orientation,
+    chemical shift, fat's Fourier shift, background phase, receive bias,
+    point spread;
   * `generator`: `SyntheticParams` and `generate_example`, a pipeline of
-    small pure stages; `example_rng` seeds a dataset's examples.
+    small pure stages; `example_rng` seeds a dataset's examples; the
+    `sequence` values (`GRADIENT_ECHO`, `SPIN_ECHO`) and what a rescan
+    redraws (`REDRAWS`: oracle-B "acquisition", oracle-A "hidden").
 """
 
 from kspace.simulator.generator import DEFAULT_PARAMS
 from kspace.simulator.generator import example_rng
 from kspace.simulator.generator import generate_example
+from kspace.simulator.generator import GRADIENT_ECHO
+from kspace.simulator.generator import REDRAWS
+from kspace.simulator.generator import SPIN_ECHO
 from kspace.simulator.generator import SyntheticParams
