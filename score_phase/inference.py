@@ -277,8 +277,9 @@ def get_phase_fn(name: str, **kwargs) -> phase_lib.PhaseFn:
   "sbdm" (kwargs of `load_sbdm_phase_fn`, e.g. workdir=...), "gan"
   (`load_gan_phase_fn`'s workdir=...), "ground_truth" / "oracle" (bound to
   the records they phase: `record_sources`' records=..., and for the
-  oracle split=..., dataset_seed=...), or a `phase_sources` baseline (its
-  kwargs).
+  oracle split=..., dataset_seed=..., optionally params=... and
+  redraw="acquisition" (oracle-B, default) | "hidden" (oracle-A)), or a
+  `phase_sources` baseline (its kwargs).
   """
   if name == "sbdm":
     return load_sbdm_phase_fn(**kwargs)

@@ -5,12 +5,16 @@ batch of records (they need to know *which* images they phase, not only
 their magnitude):
 
   ground_truth  the records' own phase (the same for every key).
-  oracle        the same anatomy scanned again: the synthetic generator
-                redraws the acquisition (B0 strength and direction, echo
-                time, background phase, noise) with a seed drawn from `key`,
-                `generate_example(..., acquisition_seed=s)`. This is what a
-                perfect sampler of p(phase | anatomy) gives; synthetic data
-                only (it needs each record's split and index).
+  oracle        the same anatomy scanned again with a seed drawn from
+                `key`, `generate_example(..., acquisition_seed=s,
+                redraw=...)`; synthetic data only (it needs each record's
+                split and index). redraw="acquisition" (oracle-B, a full
+                rescan: B0 strength and direction, sequence, echo time, fat
+                shift, background phase, blur, noise) is what a perfect
+                sampler of p(phase | anatomy) gives; redraw="hidden"
+                (oracle-A: only the background phase and an axial slice's
+                B0 azimuth, so the magnitude is nearly the record's) is what
+                a perfect sampler told the scan parameters gives.
 
 They are called eagerly (host-side), e.g. by the experiment's
 pre-synthesis stage, not inside a jitted step.
@@ -53,6 +57,7 @@ def oracle(
     split: str,
     dataset_seed: int,
     params: datasets.SyntheticParams = datasets.SyntheticParams(),
+    redraw: str = "acquisition",
 ) -> phase_lib.PhaseFn:
   """A rescan of each record's anatomy with an acquisition drawn from `key`.
 
@@ -61,10 +66,21 @@ def oracle(
     split: the split they come from ("train" | "validation" | "test").
     dataset_seed: the synthetic dataset's seed.
     params: the dataset's `SyntheticParams`.
+    redraw: "acquisition" for oracle-B (a full rescan: every scan
+      parameter, the background phase and the noise redrawn) or "hidden"
+      for oracle-A (only what the magnitude does not reveal: the background
+      phase and an axial slice's B0 azimuth; field strength, sequence, echo
+      time, tilt, fat shift, blur and noise are the record's), see
+      `generate_example`.
 
   Raises:
-    ValueError: records without an `index` (not synthetic data).
+    ValueError: records without an `index` (not synthetic data), or an
+      unknown `redraw`.
   """
+  if redraw not in datasets.REDRAWS:
+    raise ValueError(
+        f"redraw must be one of {datasets.REDRAWS}, got {redraw!r}."
+    )
   if any("index" not in r for r in records):
     raise ValueError(
         "The oracle arm needs synthetic_mri records (with `index`): it"
@@ -84,6 +100,7 @@ def oracle(
             shape,
             params=params,
             acquisition_seed=int(seed),
+            redraw=redraw,
         )["phase"]
         for index, seed in zip(indices, seeds)
     ]

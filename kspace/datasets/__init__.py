@@ -9,8 +9,8 @@
 
 Datasets (each builder module's docstring documents its feature dict):
   * `synthetic_mri`: procedural images with anatomy-dependent phase from
-    the simulator (`kspace.simulator`; `generate_example`, `example_rng`
-    and `SyntheticParams` are re-exported here).
+    the simulator (`kspace.simulator`; `generate_example`, `example_rng`,
+    `SyntheticParams` and `REDRAWS` are re-exported here).
   * `fastmri`: the official fastMRI .h5 files from manual_dir, read by
     `fastmri_files`.
   * `magnitude_registry`: a folder of DICOM / NIfTI / PNG / TIFF images,
@@ -33,4 +33,5 @@ from kspace.datasets.loader import data_source
 from kspace.datasets.loader import DataSource
 from kspace.simulator.generator import example_rng
 from kspace.simulator.generator import generate_example
+from kspace.simulator.generator import REDRAWS
 from kspace.simulator.generator import SyntheticParams
