@@ -207,4 +207,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   evaluation.figure_samples = 3
   # Naive guesses scored alongside (score_phase.phase_sources names).
   evaluation.baselines = ("zero", "smooth_polynomial", "smooth_kspace_box")
+  # A trained GAN's run folder to score alongside ("" for none).
+  evaluation.gan_workdir = ""
+  # Oracle rows on synthetic data: oracle_a redraws only what the magnitude
+  # does not reveal, oracle_b rescans (score_phase.evaluation.ORACLES).
+  evaluation.oracles = ("oracle_a", "oracle_b")
+  # Coverage of the bootstrap intervals over images.
+  evaluation.ci_level = 0.95
   return config

@@ -21,9 +21,8 @@ from etils import epath
 
 from recon import evaluation as recon_evaluation
 from recon import hallucination
-from recon import metrics as recon_metrics
 from runtime import atomic
-from score_phase import metrics as phase_metrics
+from score_phase import scoring
 
 matplotlib.use("Agg")
 
@@ -36,7 +35,6 @@ RECON_METRICS = {
     "nmse": (False, "{:.4f}"),
     "hallucinations": (False, "{:.2f}"),
 }
-PHASE_DELTAS = (1, 4, 16)
 
 
 def two_way_bootstrap(
@@ -140,14 +138,19 @@ def recon_results(config, evaluations) -> dict:
 def phase_quality(config, stores: dict) -> dict:
   """Proper scores of every pre-synthesized source on recon_train images.
 
-  Against each image's true phase (synthetic data; arms whose store has no
-  `true_phase` are skipped): the fair multi-scale energy score (total and
-  per offset), the spread/skill ratio (total), the circular CRPS after the
-  self-gauge, each as mean and t-interval over images. Lower is better
-  except spread/skill (about 1 when calibrated; the oracle is the
-  reference).
+  `score_phase.scoring` against each image's true phase (synthetic data;
+  arms whose store has no `true_phase` are skipped), on the first
+  `eval.phase_quality_images` images of every store: the fair multi-scale
+  energy score (total and per offset), spread/skill per offset, the
+  self-gauged circular CRPS, the spectral distance and the circular-mean
+  error, each as mean and bootstrap interval over images; paired
+  differences sbdm - source.
+
+  Returns:
+    `scoring.summarize`'s dict ({"sources", "paired", "num_images"}), or {}
+    when no store has a true phase.
   """
-  out = {}
+  accumulator = scoring.Accumulator()
   for arm, store in stores.items():
     count = min(config.eval.phase_quality_images, len(store))
     records = [store[i] for i in range(count)]
@@ -158,20 +161,15 @@ def phase_quality(config, stores: dict) -> dict:
     )
     truth = jnp.asarray(np.stack([r["true_phase"] for r in records]))
     magnitude = jnp.asarray(np.stack([r["magnitude"] for r in records]))
-    deltas = tuple(d for d in PHASE_DELTAS if d < min(truth.shape[1:]))
-    energy = phase_metrics.energy_scores(samples, truth, magnitude, deltas)
-    ratio = phase_metrics.spread_skill_ratio(samples, truth, magnitude, deltas)
-    crps = phase_metrics.circular_crps(samples, truth, magnitude)
-    level = config.eval.ci_level
-    scores = {f"energy_{k}": np.asarray(v) for k, v in energy.items()}
-    scores["spread_skill"] = np.asarray(ratio["total"])
-    scores["crps"] = np.asarray(crps)
-    out[arm] = {
-        name: recon_metrics.mean_and_ci(values, level)
-        for name, values in scores.items()
-    }
-    out[arm]["per_image_energy_total"] = scores["energy_total"].tolist()
-  return out
+    scores, _ = scoring.score_batch(
+        samples, truth, magnitude, None, scoring.deltas_for(truth.shape)
+    )
+    accumulator.add(arm, scores)
+  if not accumulator.scores:
+    return {}
+  return scoring.summarize(
+      accumulator, reference="sbdm", level=config.eval.ci_level
+  )
 
 
 def _cell(stats: dict, fmt: str) -> str:
@@ -228,24 +226,7 @@ def _paired_table(paired: dict) -> list[str]:
 def _phase_table(quality: dict) -> list[str]:
   if not quality:
     return ["(no ground-truth phase in recon_train: not scored)"]
-  first = next(iter(quality.values()))
-  deltas = [k for k in first if k.startswith("energy_d")]
-  header = (
-      ["energy score (total)"]
-      + [f"ES d={k.removeprefix('energy_d')}" for k in deltas]
-      + ["spread/skill", "circular CRPS (rad)"]
-  )
-  lines = [
-      "| source | " + " | ".join(header) + " |",
-      "|---" * (len(header) + 1) + "|",
-  ]
-  for arm, stats in quality.items():
-    names = ["energy_total"] + deltas + ["spread_skill", "crps"]
-    cells = [
-        f"{stats[n]['mean']:.4f} +- {stats[n]['half_width']:.4f}" for n in names
-    ]
-    lines.append(f"| {arm} | " + " | ".join(cells) + " |")
-  return lines
+  return scoring.markdown(quality).splitlines()
 
 
 def _answer(results: dict, arms: Sequence[str]) -> list[str]:
@@ -273,6 +254,7 @@ def _answer(results: dict, arms: Sequence[str]) -> list[str]:
 def _evidence(config, results, quality, role_sizes) -> list[str]:
   """Why the SBDM arm did or did not beat smooth phase: its phase quality
   next to the oracle's and smooth phase's, and what it was trained on."""
+  quality = quality.get("sources", {})
   if "sbdm" not in quality:
     return []
   lines = []
@@ -290,7 +272,7 @@ def _evidence(config, results, quality, role_sizes) -> list[str]:
       for arm in ("oracle", "sbdm", "gan", SMOOTH)
       if arm in quality
   )
-  oracle_ratio = quality.get("oracle", {}).get("spread_skill", {})
+  oracle_ratio = quality.get("oracle", {}).get("spread_skill_total", {})
   oracle_ratio = oracle_ratio.get("mean", float("nan"))
   oracle_gain = "; ".join(
       f"{r_key} {paired['oracle']['psnr']['mean']:+.2f} dB"
@@ -304,7 +286,7 @@ def _evidence(config, results, quality, role_sizes) -> list[str]:
       f"- SBDM {verdict} {SMOOTH} (a paired PSNR interval above 0 at every"
       " acceleration). Evidence: the phase energy score of each source"
       f" against the true phase (lower is better): {scores}; the SBDM's"
-      f" spread/skill {quality['sbdm']['spread_skill']['mean']:.2f} (the"
+      f" spread/skill {quality['sbdm']['spread_skill_total']['mean']:.2f} (the"
       f" oracle's {oracle_ratio:.2f}; < 1 is over-confident). A perfect"
       f" sampler (oracle) vs {SMOOTH}: {oracle_gain or 'not run'}: what the"
       " most realistic phase can gain at this size and budget. The SBDM"

@@ -23,6 +23,7 @@ from score_phase import inference
 from score_phase import input_pipeline
 from score_phase import metrics as metrics_lib
 from score_phase import phase_sources
+from score_phase import scoring
 
 FIGURE_DIR = "figures"
 
@@ -63,13 +64,50 @@ def get_metrics_fn(background_threshold: float, center_fraction: float):
   )
 
 
+# Oracle rows of the table: what `generate_example` redraws for each.
+ORACLES = {"oracle_a": "hidden", "oracle_b": "acquisition"}
+
+
+def _draws(phase_fn, rng, magnitude, num_samples: int) -> jax.Array:
+  """(K, B, H, W): K independent calls of a phase_fn."""
+  return jnp.stack([
+      jnp.asarray(phase_fn(jax.random.fold_in(rng, k), magnitude))
+      for k in range(num_samples)
+  ])
+
+
+def _oracle_fns(config, records) -> dict:
+  """oracle_a / oracle_b phase_fns bound to a batch of synthetic records.
+
+  Empty for other data (the oracle rescans a synthetic anatomy).
+  """
+  if config.data.name != "synthetic_mri" or any(
+      "index" not in r for r in records
+  ):
+    return {}
+  return {
+      name: inference.get_phase_fn(
+          "oracle",
+          records=records,
+          split=config.data.val_split,
+          dataset_seed=config.data.seed,
+          redraw=ORACLES[name],
+      )
+      for name in config.eval.oracles
+  }
+
+
 def evaluate(
     config: ml_collections.ConfigDict,
     params,
     source: Sequence[dict],
     mesh,
 ):
-  """Samples phases for the validation images and scores them.
+  """Samples phases for the validation images and scores every source.
+
+  Sources, all drawn K = eval.num_samples times per image: the SBDM, the
+  naive baselines (`eval.baselines`), the GAN when `eval.gan_workdir` names
+  a trained one, and on synthetic data the oracles (`eval.oracles`).
 
   Args:
     config: the phase_sbdm config (its `sampling` block picks the sampler).
@@ -79,56 +117,94 @@ def evaluate(
 
   Returns:
     (metrics: dict name -> float, averaged over images, including
-    `baseline/<name>/...` for the naive guesses and `nfe`;
-    figure data: (magnitude, phase, samples) of the first batch).
+    `baseline/<name>/...` for the naive guesses, `nfe`, and "scores": the
+    proper-score table of every source (`scoring.summarize`, paired
+    against the SBDM);
+    figure data: (magnitude, phase, {source: samples}) of the first batch).
   """
   evaluation = config.eval
   sample_phase, nfe = inference.get_phase_sampler(config, mesh)
   score = get_metrics_fn(
       evaluation.background_threshold, evaluation.center_fraction
   )
-  baseline_fns = {
+  phase_fns = {
       name: jax.jit(phase_sources.get_baseline(name))
       for name in evaluation.baselines
   }
+  if evaluation.gan_workdir:
+    phase_fns["gan"] = inference.get_phase_fn(
+        "gan", workdir=evaluation.gan_workdir
+    )
+  accumulator = scoring.Accumulator()
   totals, count, first = {}, 0, None
   rng = jax.random.key(config.seed)
-  for index, batch in enumerate(
-      input_pipeline.eval_batches(
+  for index, records in enumerate(
+      input_pipeline.eval_records(
           source, evaluation.batch_size, evaluation.num_examples
       )
   ):
     magnitude = input_pipeline.prepare_magnitude(
-        batch["magnitude"], config.data.image_size
+        np.stack([r["magnitude"] for r in records]), config.data.image_size
     )
-    phase = np.asarray(batch["phase"], np.float32)
+    phase = jnp.asarray(np.stack([r["phase"] for r in records]), jnp.float32)
+    labels = None
+    if all("labels" in r for r in records):
+      labels = jnp.asarray(np.stack([r["labels"] for r in records]), jnp.int32)
     batch_rng = jax.random.fold_in(rng, index)
-    samples = inference.sample_phases(
-        sample_phase,
-        batch_rng,
-        params,
-        magnitude,
-        evaluation.num_samples,
-        mesh,
-    )
-    results = {"sbdm": score(samples, phase, magnitude)}
-    for name, phase_fn in baseline_fns.items():
-      guesses = jnp.stack([
-          phase_fn(jax.random.fold_in(batch_rng, k), magnitude)
-          for k in range(evaluation.num_samples)
-      ])
-      results[f"baseline/{name}"] = score(guesses, phase, magnitude)
-    for prefix, values in results.items():
-      for key, value in values.items():
-        name = key if prefix == "sbdm" else f"{prefix}/{key}"
-        totals[name] = totals.get(name, 0.0) + float(np.sum(value))
+    samples = {
+        "sbdm": inference.sample_phases(
+            sample_phase,
+            batch_rng,
+            params,
+            magnitude,
+            evaluation.num_samples,
+            mesh,
+        )
+    }
+    for offset, (name, phase_fn) in enumerate(
+        {**phase_fns, **_oracle_fns(config, records)}.items()
+    ):
+      samples[name] = _draws(
+          phase_fn,
+          jax.random.fold_in(batch_rng, offset + 1),
+          magnitude,
+          evaluation.num_samples,
+      )
+    deltas = scoring.deltas_for(phase.shape)
+    for name, phases in samples.items():
+      accumulator.add(
+          name, *scoring.score_batch(phases, phase, magnitude, labels, deltas)
+      )
+      if name == "sbdm" or name in evaluation.baselines:
+        prefix = "" if name == "sbdm" else f"baseline/{name}/"
+        for key, value in score(phases, phase, magnitude).items():
+          totals[prefix + key] = totals.get(prefix + key, 0.0) + float(
+              np.sum(value)
+          )
+    if labels is not None:
+      accumulator.add_truth(
+          metrics_lib.difference_histograms(phase[None], magnitude, labels)
+      )
     count += magnitude.shape[0]
     if first is None:
       first = (magnitude, phase, samples)
   summary = {key: value / count for key, value in totals.items()}
   summary["nfe"] = nfe
   summary["num_images"] = count
+  summary["scores"] = scoring.summarize(
+      accumulator, reference="sbdm", level=evaluation.ci_level
+  )
   return summary, first
+
+
+def _comparison_sources(samples: dict, count: int) -> dict:
+  """What the comparison figure shows: 4 SBDM samples, 2 of each oracle,
+  1 of every other source."""
+  shown = {"sbdm": 4, **{name: 2 for name in ORACLES}}
+  return {
+      name: np.asarray(phases[: shown.get(name, 1), :count])
+      for name, phases in samples.items()
+  }
 
 
 def sample_and_evaluate(
@@ -139,8 +215,11 @@ def sample_and_evaluate(
 ) -> dict:
   """Loads the newest checkpoint, samples the validation split, scores it.
 
-  Writes `<workdir>/sample_metrics_<sampler><steps>.json` and a figure
-  `figures/val_samples_<sampler><steps>_<step>.png`.
+  Writes `<workdir>/sample_metrics_<sampler><steps>.json`, the proper-score
+  table `sample_scores_<sampler><steps>.md` (also printed), and figures
+  `figures/val_samples_<sampler><steps>_<step>.png` (SBDM samples) and
+  `figures/val_sources_<sampler><steps>_<step>.png` (the truth beside 4 SBDM
+  samples, 2 draws of each oracle and every other source).
 
   Returns:
     The metrics dict (see `evaluate`), plus `step`.
@@ -154,17 +233,29 @@ def sample_and_evaluate(
   if val_source is None:
     val_source = input_pipeline.get_source(config.data, config.data.val_split)
   params = state.ema_params if config.eval.use_ema else state.params
-  summary, (magnitude, phase, samples) = evaluate(
+  summary, (magnitude, phase, sources) = evaluate(
       config, params, val_source, mesh
   )
+  samples = sources["sbdm"]
   summary["step"] = step
   tag = f"{config.sampling.name}{config.sampling.num_steps}"
   path = workdir / f"sample_metrics_{tag}.json"
   with atomic.replacing(path) as tmp:
     tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
+  table = scoring.markdown(summary["scores"])
+  with atomic.replacing(workdir / f"sample_scores_{tag}.md") as tmp:
+    tmp.write_text(table)
+  print(table)
   writer = metric_writers.MetricWriter(workdir)
   try:
-    writer.write_scalars(step, {f"val/{k}": v for k, v in summary.items()})
+    writer.write_scalars(
+        step,
+        {
+            f"val/{k}": v
+            for k, v in summary.items()
+            if isinstance(v, (int, float))
+        },
+    )
     shown = min(config.eval.figure_examples, magnitude.shape[0])
     write_figure(
         writer,
@@ -175,6 +266,16 @@ def sample_and_evaluate(
         samples[: config.eval.figure_samples, :shown],
         f"val_samples_{tag}",
     )
+    comparison = figures.comparison_figure(
+        np.asarray(magnitude[:shown]),
+        np.asarray(phase[:shown]),
+        _comparison_sources(sources, shown),
+    )
+    figures.save_png(
+        comparison,
+        str(workdir / FIGURE_DIR / f"val_sources_{tag}_{step:07d}.png"),
+    )
+    writer.write_image(step, f"val_sources_{tag}", comparison)
   finally:
     writer.close()
   return summary

@@ -93,9 +93,9 @@ def train_batches(
   )
 
 
-def eval_batches(
+def eval_records(
     source: Sequence[dict], batch_size: int, num_examples: int
-) -> Iterator[dict[str, np.ndarray]]:
+) -> Iterator[list[dict]]:
   """The first `num_examples` records (0: all) in order, whole batches."""
   count = len(source) if num_examples <= 0 else min(num_examples, len(source))
   count -= count % batch_size
@@ -105,7 +105,14 @@ def eval_batches(
         f" {len(source)} (num_examples={num_examples})."
     )
   for start in range(0, count, batch_size):
-    records = [source[i] for i in range(start, start + batch_size)]
+    yield [source[i] for i in range(start, start + batch_size)]
+
+
+def eval_batches(
+    source: Sequence[dict], batch_size: int, num_examples: int
+) -> Iterator[dict[str, np.ndarray]]:
+  """`eval_records` as stacked magnitude and phase arrays."""
+  for records in eval_records(source, batch_size, num_examples):
     yield {
         key: np.stack([r[key] for r in records])
         for key in ("magnitude", "phase")

@@ -50,7 +50,9 @@ def test_report_covers_every_arm_with_finite_metrics(finished):
         )
       assert f"| {arm} |" in text
     assert set(result["paired"]) == {"vs_smooth_polynomial", "vs_ground_truth"}
-  assert set(results["phase_quality"]) == set(config.arms) - {"ground_truth"}
+  assert set(results["phase_quality"]["sources"]) == set(config.arms) - {
+      "ground_truth"
+  }
   assert results["roles"] == {
       "phase_train": 8,
       "recon_train": 8,

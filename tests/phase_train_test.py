@@ -43,9 +43,12 @@ def _records(split, count):
     example = generator.generate_example(
         generator.example_rng(0, split, i), SIZE
     )
-    records.append(
-        {"magnitude": example["magnitude"], "phase": example["phase"]}
-    )
+    records.append({
+        "magnitude": example["magnitude"],
+        "phase": example["phase"],
+        "labels": example["labels"],
+        "index": np.int64(i),
+    })
   return records
 
 
@@ -134,6 +137,29 @@ def test_sample_and_evaluate(trained):
   written = json.loads((workdir / "sample_metrics_heun3.json").read_text())
   assert written["mean_error"] == pytest.approx(summary["mean_error"])
   assert list((workdir / "figures").glob("val_samples_heun3_*.png"))
+  assert list((workdir / "figures").glob("val_sources_heun3_*.png"))
+  # Every source scored as a sampler on the same images, paired vs the SBDM.
+  scores = written["scores"]
+  sources = ("sbdm", "zero", "smooth_polynomial", "oracle_a", "oracle_b")
+  assert set(sources) <= set(scores["sources"]) and scores["num_images"] == 8
+  for source in sources:
+    row = scores["sources"][source]
+    for name in (
+        "energy_total",
+        "energy_d1",
+        "spread_skill_d1",
+        "crps",
+        "crps_near_air",
+        "w1_boundary",
+        "spectral_distance",
+    ):
+      assert np.isfinite(row[name]["mean"]), (source, name)
+  # A constant guess has no spread; the oracles' draws do.
+  assert scores["sources"]["zero"]["spread_skill_d1"]["mean"] == 0.0
+  assert scores["sources"]["oracle_b"]["spread_skill_d1"]["mean"] > 0.3
+  assert set(scores["paired"]) == set(scores["sources"]) - {"sbdm"}
+  table = (workdir / "sample_scores_heun3.md").read_text()
+  assert "| oracle_a |" in table and "Paired differences" in table
 
 
 def test_sbdm_phase_source(trained):
