@@ -133,6 +133,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   model.norm_groups = 32
   # Second conditioning path: pooled magnitude into every residual block.
   model.magnitude_pyramid = True
+  # noise (NCSN++: predict -z, divide by std) | edm (Karras et al.'s
+  # c_in / c_skip / c_out), score_phase/models/utils.py.
+  model.preconditioning = "noise"
+  # Std of the data per channel (edm): a unit phasor's cos / sin.
+  model.sigma_data = 0.7
 
   config.ema = ema = ml_collections.ConfigDict()
   # EMA decay of the parameters (sampling uses the EMA).
@@ -145,8 +150,16 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.loss = loss = ml_collections.ConfigDict()
   # Smallest diffusion time of the loss (avoids the std -> 0 singularity).
   loss.eps = 1e-5
-  # Weight the loss by g(t)^2 instead of std(t)^2.
-  loss.likelihood_weighting = False
+  # lambda(t) of the loss: std2 | likelihood (g^2) | edm
+  # (score_phase.losses.get_loss_fn).
+  loss.weighting = "std2"
+  # Training noise levels: uniform_t (t ~ U(eps, 1)) | lognormal
+  # (log sigma ~ N(p_mean, p_std^2), EDM).
+  loss.noise_sampling = "uniform_t"
+  loss.p_mean = -1.2
+  loss.p_std = 1.2
+  # > 0: train on random crops of this side (fully convolutional network).
+  loss.crop_size = 0
   # Magnitude at which a pixel gets full loss weight, and the floor weight
   # of background (the phase there is noise).
   loss.magnitude_threshold = 0.1

@@ -76,7 +76,7 @@ def restore_state(config: ml_collections.ConfigDict, workdir, mesh):
 @train_loop.cached_by_config("model", "sde", "sampling")
 def _sample_phase_fn(config: ml_collections.ConfigDict):
   sde = sde_lib.get_sde(config.sde)
-  score_fn = model_utils.get_score_fn(sde, model_utils.get_model(config.model))
+  score_fn = model_utils.get_model_score_fn(sde, config.model)
   sample_fn, nfe = sampling.get_sampler(config.sampling, sde, score_fn)
 
   def sample_phase(rng, params, magnitude):

@@ -25,14 +25,27 @@ def get_train_step(config: ml_collections.ConfigDict):
   """Pure `train_step(state, batch, key) -> (state, metrics)` (DSM + EMA)."""
   sde = sde_lib.get_sde(config.sde)
   optimizer, schedule = optimizers.create_optimizer(config.optim)
+  loss = config.loss
+  if loss.crop_size and config.model.attn_resolutions:
+    # Attention sits at feature-map *sizes*, which differ between crops and
+    # whole images: the two would be different networks.
+    raise ValueError(
+        f"loss.crop_size={loss.crop_size} needs model.attn_resolutions=()"
+        " (the middle block's attention stays): set"
+        " --config.model.attn_resolutions='()' or loss.crop_size=0."
+    )
   loss_fn = losses.get_loss_fn(
       sde,
-      model_utils.get_model(config.model),
-      eps=config.loss.eps,
-      likelihood_weighting=config.loss.likelihood_weighting,
-      magnitude_threshold=config.loss.magnitude_threshold,
-      background_weight=config.loss.background_weight,
-      train=True,
+      model_utils.get_model_score_fn(sde, config.model, train=True),
+      eps=loss.eps,
+      weighting=loss.weighting,
+      magnitude_threshold=loss.magnitude_threshold,
+      background_weight=loss.background_weight,
+      noise_sampling=loss.noise_sampling,
+      p_mean=loss.p_mean,
+      p_std=loss.p_std,
+      sigma_data=config.model.sigma_data,
+      crop_size=loss.crop_size,
   )
   return losses.get_train_step(
       loss_fn, optimizer, schedule, config.ema.rate, config.ema.warmup
