@@ -10,6 +10,11 @@ Train, then sample the validation split and write metrics + figures:
 Variants (`:variant`, or `:variant=cpu32,steps=2000`):
   tiny          16x16, nf 8, tests / smoke runs (seconds on a CPU).
   cpu32         32x32, nf 32, the CPU quality run (~25 min on 2 cores).
+  cpu64         64x64 on this 2-core CPU in about 2 hours: EDM
+                preconditioning and noise levels, trained on random 32x32
+                crops of 10k generated images (fully convolutional; sampled
+                on whole 64x64 images), nf 24 over 4 levels, batch 16
+                (benchmarks/phase_train_step.py sized it).
   synthetic128  128x128 synthetic set on one GPU.
   fastmri320    fastMRI knee 320x320 crop, GPU nodes / TPU pod slices.
   paper         the paper's recipe (VE, NCSN++ nf 128, PC 1000 steps x
@@ -45,6 +50,19 @@ _VARIANTS = {
         batch_size=32,
         num_steps=3000,
         sigma_max=64.0,
+    ),
+    "cpu64": dict(
+        image_size=64,
+        nf=24,
+        ch_mult=(1, 2, 2, 2),
+        num_res_blocks=1,
+        attn=(),
+        batch_size=16,
+        num_steps=20_000,
+        sigma_max=128.0,
+        crop_size=32,
+        edm=True,
+        num_train=10_000,
     ),
     "synthetic128": dict(
         image_size=128,
@@ -97,6 +115,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     data.name = "fastmri/singlecoil_knee"
   if arg.variant == "tiny":
     data.num_train, data.num_val, data.num_test = 64, 16, 16
+  data.num_train = v.get("num_train", data.num_train)
   # Validation split used for metrics and figures.
   data.val_split = "validation"
 
@@ -129,15 +148,22 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   model.fourier_scale = 16.0
   # Period scale of the sinusoidal embedding.
   model.max_positions = 10000.0
-  # Maximum GroupNorm groups (reduced to divide the channel count).
+  # Maximum GroupNorm groups (reduced to divide the channel count) and the
+  # fewest channels per group: one channel per group (an instance norm)
+  # would subtract the per-channel noise-level embedding of each residual
+  # block, so the network could not tell noise levels apart.
   model.norm_groups = 32
+  model.norm_group_channels = 4
   # Second conditioning path: pooled magnitude into every residual block.
   model.magnitude_pyramid = True
   # noise (NCSN++: predict -z, divide by std) | edm (Karras et al.'s
   # c_in / c_skip / c_out), score_phase/models/utils.py.
-  model.preconditioning = "noise"
+  model.preconditioning = "edm" if v.get("edm") else "noise"
   # Std of the data per channel (edm): a unit phasor's cos / sin.
   model.sigma_data = 0.7
+  # Condition on the records' scan parameters where known (B0 and TE, B0
+  # direction, sequence family; score_phase/scan_params.py), each optional.
+  model.scan_conditioning = False
 
   config.ema = ema = ml_collections.ConfigDict()
   # EMA decay of the parameters (sampling uses the EMA).
@@ -152,14 +178,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   loss.eps = 1e-5
   # lambda(t) of the loss: std2 | likelihood (g^2) | edm
   # (score_phase.losses.get_loss_fn).
-  loss.weighting = "std2"
+  loss.weighting = "edm" if v.get("edm") else "std2"
   # Training noise levels: uniform_t (t ~ U(eps, 1)) | lognormal
   # (log sigma ~ N(p_mean, p_std^2), EDM).
-  loss.noise_sampling = "uniform_t"
+  loss.noise_sampling = "lognormal" if v.get("edm") else "uniform_t"
   loss.p_mean = -1.2
   loss.p_std = 1.2
   # > 0: train on random crops of this side (fully convolutional network).
-  loss.crop_size = 0
+  loss.crop_size = v.get("crop_size", 0)
+  # Scan conditioning: each field hidden with this probability, and all of
+  # an image's fields with the second, so the null-conditioned model
+  # (magnitude-only registries) is learned too.
+  loss.scan_field_dropout = 0.3
+  loss.scan_all_dropout = 0.2
   # Magnitude at which a pixel gets full loss weight, and the floor weight
   # of background (the phase there is noise).
   loss.magnitude_threshold = 0.1
@@ -175,8 +206,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   config.optim = optim = base.get_optim_config()
   # The tiny (test) model overfits a few images in tens of steps.
-  optim.lr = {"tiny": 2e-3, "cpu32": 2e-4}.get(arg.variant, 1e-4)
-  optim.warmup_steps = {"tiny": 2, "cpu32": 200}.get(arg.variant, 5000)
+  optim.lr = {"tiny": 2e-3, "cpu32": 2e-4, "cpu64": 5e-4}.get(arg.variant, 1e-4)
+  optim.warmup_steps = {"tiny": 2, "cpu32": 200, "cpu64": 500}.get(
+      arg.variant, 5000
+  )
   optim.grad_clip = 1.0
 
   config.sampling = sampling = ml_collections.ConfigDict()
@@ -205,7 +238,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   config.eval = evaluation = ml_collections.ConfigDict()
   # Validation images evaluated (0: all) and samples per image.
-  evaluation.num_examples = {"tiny": 8, "cpu32": 64}.get(arg.variant, 200)
+  evaluation.num_examples = {"tiny": 8, "cpu32": 64, "cpu64": 96}.get(
+      arg.variant, 200
+  )
   evaluation.num_samples = 4 if arg.variant == "tiny" else 8
   # Sample with the EMA parameters (False: the raw training parameters).
   evaluation.use_ema = True

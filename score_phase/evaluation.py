@@ -23,6 +23,7 @@ from score_phase import inference
 from score_phase import input_pipeline
 from score_phase import metrics as metrics_lib
 from score_phase import phase_sources
+from score_phase import scan_params
 from score_phase import scoring
 
 FIGURE_DIR = "figures"
@@ -105,9 +106,12 @@ def evaluate(
 ):
   """Samples phases for the validation images and scores every source.
 
-  Sources, all drawn K = eval.num_samples times per image: the SBDM, the
-  naive baselines (`eval.baselines`), the GAN when `eval.gan_workdir` names
-  a trained one, and on synthetic data the oracles (`eval.oracles`).
+  Sources, all drawn K = eval.num_samples times per image: the SBDM told
+  no scan parameters ("sbdm", to read against oracle_b) and, for a
+  scan-conditioned model, told each record's ("sbdm_scan", against
+  oracle_a), the naive baselines (`eval.baselines`), the GAN when
+  `eval.gan_workdir` names a trained one, and on synthetic data the oracles
+  (`eval.oracles`).
 
   Args:
     config: the phase_sbdm config (its `sampling` block picks the sampler).
@@ -161,6 +165,21 @@ def evaluate(
             mesh,
         )
     }
+    if config.model.scan_conditioning:
+      # The same noise, now told the records' scan parameters.
+      samples["sbdm_scan"] = inference.sample_phases(
+          sample_phase,
+          batch_rng,
+          params,
+          magnitude,
+          evaluation.num_samples,
+          mesh,
+          scan=scan_params.encode({
+              key: np.stack([r[key] for r in records])
+              for key in scan_params.RECORD_KEYS + ("magnitude",)
+              if key in records[0]
+          }),
+      )
     for offset, (name, phase_fn) in enumerate(
         {**phase_fns, **_oracle_fns(config, records)}.items()
     ):
@@ -200,7 +219,7 @@ def evaluate(
 def _comparison_sources(samples: dict, count: int) -> dict:
   """What the comparison figure shows: 4 SBDM samples, 2 of each oracle,
   1 of every other source."""
-  shown = {"sbdm": 4, **{name: 2 for name in ORACLES}}
+  shown = {"sbdm": 4, "sbdm_scan": 2, **{name: 2 for name in ORACLES}}
   return {
       name: np.asarray(phases[: shown.get(name, 1), :count])
       for name, phases in samples.items()

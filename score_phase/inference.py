@@ -79,19 +79,27 @@ def _sample_phase_fn(config: ml_collections.ConfigDict):
   score_fn = model_utils.get_model_score_fn(sde, config.model)
   sample_fn, nfe = sampling.get_sampler(config.sampling, sde, score_fn)
 
-  def sample_phase(rng, params, magnitude):
-    return representation.phasor_to_phase(sample_fn(rng, params, magnitude))
+  def sample_phase(rng, params, magnitude, scan=None):
+    return representation.phasor_to_phase(
+        sample_fn(rng, params, magnitude, scan)
+    )
 
   return sample_phase, nfe
 
 
 @functools.lru_cache(maxsize=16)
 def _compiled_sampler(sample_phase, mesh):
+  """`sample_phase(rng, params, *inputs)` jitted over the mesh: rng and
+  params replicated, every input (magnitude[, scan]) sharded along the
+  batch."""
   batch = parallel.batch_sharding(mesh)
   repl = parallel.replicated(mesh)
-  return jax.jit(
-      sample_phase, in_shardings=(repl, repl, batch), out_shardings=batch
+  compiled = jax.jit(
+      lambda rng, params, inputs: sample_phase(rng, params, *inputs),
+      in_shardings=(repl, repl, batch),
+      out_shardings=batch,
   )
+  return lambda rng, params, *inputs: compiled(rng, params, inputs)
 
 
 def get_phase_sampler(config: ml_collections.ConfigDict, mesh):
@@ -102,23 +110,30 @@ def get_phase_sampler(config: ml_collections.ConfigDict, mesh):
     mesh: the data mesh.
 
   Returns:
-    (sample_phase(rng, params, magnitude (B,H,W)) -> (B,H,W) float32 in
-    (-pi, pi], with B a multiple of the device count; nfe).
+    (sample_phase(rng, params, magnitude (B,H,W), scan=None) -> (B,H,W)
+    float32 in (-pi, pi], with B a multiple of the device count; scan:
+    `scan_params.encode`'s dict, or None for none known; nfe).
   """
   sample_phase, nfe = _sample_phase_fn(config)
   return _compiled_sampler(sample_phase, mesh), nfe
 
 
-def sample_phases(sample_phase, rng, params, magnitude, num_samples, mesh):
+def sample_phases(
+    sample_phase, rng, params, magnitude, num_samples, mesh, scan=None
+):
   """`num_samples` phases per image: (B,H,W) host array -> (K,B,H,W) numpy.
 
-  The K copies run as one batch, padded to a multiple of the device count.
+  The K copies run as one batch, padded to a multiple of the device count;
+  `scan` (the SBDM's optional condition, a dict of (B, ...) arrays) is
+  tiled alike.
   """
   batch = magnitude.shape[0]
+  inputs = (magnitude,) if scan is None else (magnitude, scan)
   tiled, count = parallel.pad_to_multiple(
-      np.concatenate([magnitude] * num_samples, axis=0), jax.device_count()
+      jax.tree.map(lambda a: np.concatenate([a] * num_samples, axis=0), inputs),
+      jax.device_count(),
   )
-  phases = sample_phase(rng, params, parallel.shard_batch(tiled, mesh))
+  phases = sample_phase(rng, params, *parallel.shard_batch(tiled, mesh))
   phases = np.asarray(jax.device_get(phases))[:count]
   return phases.reshape((num_samples, batch) + magnitude.shape[1:])
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from kspace import datasets
 from kspace import normalize
+from score_phase import scan_params
 
 
 def get_source(data_config: ml_collections.ConfigDict, split: str):
@@ -64,8 +65,11 @@ def prepare_magnitude(
   return normalize.normalize_magnitude(check_magnitude(magnitude, image_size))
 
 
-def check_batch(batch: dict, image_size: int) -> dict[str, np.ndarray]:
-  """Validates a training batch; returns {magnitude (normalised), phase}."""
+def check_batch(
+    batch: dict, image_size: int, scan: bool = False
+) -> dict[str, np.ndarray]:
+  """Validates a training batch; returns {magnitude (normalised), phase},
+  with `scan` also the scan condition (`scan_params.encode`)."""
   for key in ("magnitude", "phase"):
     if key not in batch:
       raise ValueError(f"Batch lacks {key!r}; it has {sorted(batch)}.")
@@ -77,7 +81,10 @@ def check_batch(batch: dict, image_size: int) -> dict[str, np.ndarray]:
     )
   if not np.all(np.isfinite(phase)):
     raise ValueError("phase contains NaN/inf values; clean the input.")
-  return {"magnitude": magnitude, "phase": phase}
+  checked = {"magnitude": magnitude, "phase": phase}
+  if scan:
+    checked.update(scan_params.encode(batch))
+  return checked
 
 
 def train_batches(

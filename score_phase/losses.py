@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from score_phase import representation
+from score_phase import scan_params
 from score_phase import sde as sde_lib
 from score_phase.models import utils as model_utils
 
@@ -144,6 +145,7 @@ def get_loss_fn(
     p_std: float = 1.2,
     sigma_data: float = 0.5,
     crop_size: int = 0,
+    scan_dropout: tuple[float, float] = (0.3, 0.2),
 ):
   """Continuous-time denoising score matching (Song et al. 2021, eq. 7).
 
@@ -168,10 +170,14 @@ def get_loss_fn(
     sigma_data: the data's std per channel (edm weighting).
     crop_size: > 0 trains on random crops of this side (the network is
       fully convolutional; the magnitude was normalised on the whole image).
+    scan_dropout: (per-field, all-fields) probabilities that a batch's scan
+      parameters are hidden from the network (`scan_params.drop`), so it
+      learns the null-conditioned model too.
 
   Returns:
     loss_fn(params, batch, rng) -> scalar float32 loss; batch holds
-    magnitude (B,H,W) and phase (B,H,W) float32.
+    magnitude (B,H,W) and phase (B,H,W) float32, and for a scan-conditioned
+    network scan_values / scan_present (`scan_params.encode`).
   """
   if weighting not in WEIGHTINGS:
     raise ValueError(
@@ -181,6 +187,14 @@ def get_loss_fn(
   def loss_fn(params, batch, rng):
     t_rng, z_rng, dropout_rng, crop_rng = jax.random.split(rng, 4)
     phase, magnitude = batch["phase"], batch["magnitude"]
+    scan = None
+    if "scan_present" in batch:
+      scan = {
+          "scan_values": batch["scan_values"],
+          "scan_present": scan_params.drop(
+              jax.random.fold_in(rng, 1), batch["scan_present"], *scan_dropout
+          ),
+      }
     if crop_size:
       phase, magnitude = random_crops(crop_rng, (phase, magnitude), crop_size)
     x0 = representation.phase_to_phasor(phase)
@@ -197,7 +211,7 @@ def get_loss_fn(
     z = jax.random.normal(z_rng, x0.shape, jnp.float32)
     mean, std = sde.marginal_prob(x0, t)
     x_t = mean + sde_lib.batch_mul(std, z)
-    score = score_fn(params, x_t, t, magnitude, dropout_rng)
+    score = score_fn(params, x_t, t, magnitude, dropout_rng, scan)
     error = jnp.square(sde_lib.batch_mul(std, score) + z)  # std^2 weighting
     if weighting == "likelihood":
       _, g = sde.sde(jnp.zeros_like(x0), t)

@@ -100,7 +100,11 @@ def get_task(
       batches=lambda start, size: input_pipeline.train_batches(
           train_source, size, seed=config.seed, start_step=start
       ),
-      check_batch=lambda batch: input_pipeline.check_batch(batch, image_size),
+      check_batch=lambda batch: input_pipeline.check_batch(
+          batch,
+          image_size,
+          scan=config.get("model", {}).get("scan_conditioning", False),
+      ),
       compatibility=compatibility,
       metadata={"config": train_loop.as_json(config)},
       hooks=hooks,

@@ -4,8 +4,9 @@ Predictors and correctors share one signature, `update(rng, x, t) -> (x,
 x_mean)` with x (B, H, W, 2) and t (B,); they are built by factories
 `factory(sde, score_fn, config)` registered by name. A sampler factory
 `factory(sde, model_score_fn, config) -> (sample_fn, nfe)` returns the pure
-`sample_fn(rng, params, magnitude) -> x (B, H, W, 2)` (jit it over the
-mesh: magnitude sharded along the batch, params replicated) and the number
+`sample_fn(rng, params, magnitude, scan=None) -> x (B, H, W, 2)` (jit it
+over the mesh: magnitude and scan sharded along the batch, params
+replicated; scan: `scan_params.encode`'s dict or None) and the number
 of score evaluations per sample. The whole loop is one `lax.fori_loop`.
 Noise is drawn for the whole global batch from one key, which does not
 depend on how the batch is sharded.
@@ -135,8 +136,8 @@ def no_corrector(sde, score_fn, snr=0.0, n_steps=0) -> Update:
   return lambda rng, x, t: (x, x)
 
 
-def _magnitude_score_fn(model_score_fn, params, magnitude) -> ScoreFn:
-  return lambda x, t: model_score_fn(params, x, t, magnitude)
+def _magnitude_score_fn(model_score_fn, params, magnitude, scan) -> ScoreFn:
+  return lambda x, t: model_score_fn(params, x, t, magnitude, scan=scan)
 
 
 def _pc_loop(
@@ -153,8 +154,8 @@ def _pc_loop(
 ) -> SampleFn:
   """The predictor-corrector loop from t = T to eps over sde.num_scales."""
 
-  def sample_fn(rng, params, magnitude):
-    score_fn = _magnitude_score_fn(model_score_fn, params, magnitude)
+  def sample_fn(rng, params, magnitude, scan=None):
+    score_fn = _magnitude_score_fn(model_score_fn, params, magnitude, scan)
     predictor_update = PREDICTORS.get(predictor)(
         sde, score_fn, probability_flow
     )
@@ -254,8 +255,8 @@ def get_heun_sampler(sde, model_score_fn, config) -> tuple[SampleFn, int]:
   levels = karras_noise_levels(sigma_max, sigma_min, num_steps, config.rho)
   gamma = min(config.churn / num_steps, math.sqrt(2.0) - 1.0)
 
-  def sample_fn(rng, params, magnitude):
-    score_fn = _magnitude_score_fn(model_score_fn, params, magnitude)
+  def sample_fn(rng, params, magnitude, scan=None):
+    score_fn = _magnitude_score_fn(model_score_fn, params, magnitude, scan)
     shape = magnitude.shape + (2,)
     batch = shape[0]
 
@@ -296,10 +297,11 @@ def get_sampler(
     config: name ("pc" | "ode" | "heun"), num_steps, eps, denoise,
       predictor, corrector, snr, n_corrector_steps, rho, churn.
     sde: the forward SDE the model was trained with.
-    model_score_fn: score_fn(params, x, t, magnitude) (models.utils).
+    model_score_fn: score_fn(params, x, t, magnitude, scan=...)
+      (models.utils).
 
   Returns:
-    (sample_fn(rng, params, magnitude (B,H,W)) -> (B,H,W,2) float32,
-    score evaluations per sample).
+    (sample_fn(rng, params, magnitude (B,H,W), scan=None) -> (B,H,W,2)
+    float32, score evaluations per sample).
   """
   return SAMPLERS.get(config.name)(sde, model_score_fn, config)

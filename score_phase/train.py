@@ -46,6 +46,7 @@ def get_train_step(config: ml_collections.ConfigDict):
       p_std=loss.p_std,
       sigma_data=config.model.sigma_data,
       crop_size=loss.crop_size,
+      scan_dropout=(loss.scan_field_dropout, loss.scan_all_dropout),
   )
   return losses.get_train_step(
       loss_fn, optimizer, schedule, config.ema.rate, config.ema.warmup

@@ -27,7 +27,7 @@ def _mu(magnitude):
 
 
 def _exact_score_fn(sde):
-  def score_fn(params, x, t, magnitude):
+  def score_fn(params, x, t, magnitude, scan=None):
     del params
     mean_coeff, std = sde.marginal_prob(jnp.ones_like(t), t)
     variance = (mean_coeff**2 * S0**2 + std**2)[:, None, None, None]

@@ -135,3 +135,26 @@ def test_bad_image_size_raises(setup):
         lambda r: model_utils.init_params(bad, r, SIZE), jax.random.key(0)
     )
   del params, sde
+
+
+@pytest.mark.parametrize(
+    "channels, groups", [(6, 1), (8, 2), (16, 4), (24, 6), (64, 16), (256, 32)]
+)
+def test_group_norm_keeps_four_channels_per_group(channels, groups):
+  assert layers.group_norm(channels, 32).num_groups == groups
+
+
+def test_network_sees_the_noise_level(setup):
+  # The noise-level embedding is a per-channel bias inside each residual
+  # block; a one-channel group norm after it would subtract it and the
+  # output would not depend on the level (the old gcd(32, C) groups did so
+  # for every C <= 32).
+  model, params, _, _ = setup
+  x, _, magnitude = _inputs(3)
+  apply = jax.jit(
+      lambda labels: model.apply({"params": params}, x, labels, magnitude)
+  )
+  low = apply(jnp.full((x.shape[0],), jnp.log(0.05)))
+  high = apply(jnp.full((x.shape[0],), jnp.log(20.0)))
+  change = float(jnp.linalg.norm(high - low) / jnp.linalg.norm(low))
+  assert change > 0.05, change

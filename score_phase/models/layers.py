@@ -36,9 +36,21 @@ def dense(features: int) -> nn.Dense:
   return nn.Dense(features, kernel_init=default_init())
 
 
-def group_norm(channels: int, max_groups: int) -> nn.GroupNorm:
-  """GroupNorm with the largest group count <= max_groups dividing channels."""
-  return nn.GroupNorm(num_groups=math.gcd(max_groups, channels))
+def group_norm(
+    channels: int, max_groups: int, min_group_channels: int = 4
+) -> nn.GroupNorm:
+  """GroupNorm with the most groups that divide `channels`, are at most
+  `max_groups` and keep >= `min_group_channels` channels per group.
+
+  A group of one channel is an instance norm, which subtracts any
+  per-channel constant: the noise-level embedding that a residual block adds
+  before its second norm would vanish. NCSN++ keeps >= 4 channels per group
+  (min(C // 4, 32) groups) for that reason.
+  """
+  groups = max(1, min(max_groups, channels // min_group_channels))
+  while channels % groups:
+    groups -= 1
+  return nn.GroupNorm(num_groups=groups)
 
 
 class GaussianFourierProjection(nn.Module):
@@ -92,22 +104,25 @@ class ResnetBlock(nn.Module):
     dropout: dropout rate (training only).
     norm_groups: maximum GroupNorm groups.
     skip_rescale: divide the residual sum by sqrt(2).
+    norm_group_channels: minimum channels per GroupNorm group.
   """
 
   out_channels: int
   dropout: float
   norm_groups: int
   skip_rescale: bool = True
+  norm_group_channels: int = 4
 
   @nn.compact
   def __call__(self, x, temb, cond=None, train: bool = False):
     """x (B,H,W,C), temb (B,E), cond (B,H,W,Cc) or None -> (B,H,W,out)."""
-    h = nn.swish(group_norm(x.shape[-1], self.norm_groups)(x))
+    norm = lambda c: group_norm(c, self.norm_groups, self.norm_group_channels)
+    h = nn.swish(norm(x.shape[-1])(x))
     h = conv(self.out_channels)(h)
     h += dense(self.out_channels)(nn.swish(temb))[:, None, None, :]
     if cond is not None:
       h += conv(self.out_channels)(cond)
-    h = nn.swish(group_norm(self.out_channels, self.norm_groups)(h))
+    h = nn.swish(norm(self.out_channels)(h))
     h = nn.Dropout(self.dropout, deterministic=not train)(h)
     # Small init keeps each block close to the identity at the start.
     h = conv(self.out_channels, scale=SMALL_INIT_SCALE)(h)
@@ -122,12 +137,14 @@ class AttentionBlock(nn.Module):
 
   norm_groups: int
   skip_rescale: bool = True
+  norm_group_channels: int = 4
 
   @nn.compact
   def __call__(self, x):
     """(B,H,W,C) -> (B,H,W,C)."""
     batch, height, width, channels = x.shape
-    h = group_norm(channels, self.norm_groups)(x).reshape(batch, -1, channels)
+    h = group_norm(channels, self.norm_groups, self.norm_group_channels)(x)
+    h = h.reshape(batch, -1, channels)
     h = nn.SelfAttention(
         num_heads=1, qkv_features=channels, kernel_init=default_init()
     )(h)

@@ -4,12 +4,37 @@ Conditioning on the magnitude image goes two ways: (1) it is concatenated to
 x_t as an input channel (as in the paper), and (2) an average-pooled copy is
 injected into every residual block of the matching resolution (a magnitude
 pyramid), so deep low-resolution features see the anatomy directly.
+
+With `scan_conditioning`, the scan parameters (`score_phase.scan_params`)
+are embedded per field, an absent field replaced by a learned null vector,
+and added to the noise-level embedding.
 """
 
 import flax.linen as nn
 import jax.numpy as jnp
 
+from score_phase import scan_params
 from score_phase.models import layers
+
+
+class ScanEmbedding(nn.Module):
+  """sum over fields of (present ? dense(field values) : learned null), then
+  an MLP: (B, NUM_VALUES), (B, F) -> (B, features)."""
+
+  features: int
+
+  @nn.compact
+  def __call__(self, values, present):
+    total = 0.0
+    for index, field in enumerate(scan_params.FIELDS):
+      embedded = layers.dense(self.features)(
+          values[:, scan_params.SLICES[field]]
+      )
+      null = self.param(
+          f"null_{field}", nn.initializers.normal(0.02), (self.features,)
+      )
+      total = total + jnp.where(present[:, index : index + 1], embedded, null)
+    return layers.dense(self.features)(nn.swish(total))
 
 
 class ConditionalNCSNpp(nn.Module):
@@ -25,9 +50,12 @@ class ConditionalNCSNpp(nn.Module):
     fourier_scale: std of the Fourier frequencies.
     max_positions: sinusoidal embedding period scale.
     norm_groups: maximum GroupNorm groups.
+    norm_group_channels: minimum channels per GroupNorm group (>= 2 keeps
+      the noise-level embedding from being normalised away).
     out_channels: channels of x (2 for the phasor).
     magnitude_pyramid: inject the pooled magnitude into each block.
     skip_rescale: divide residual sums by sqrt(2).
+    scan_conditioning: add the scan-parameter embedding (`ScanEmbedding`).
   """
 
   nf: int
@@ -42,15 +70,19 @@ class ConditionalNCSNpp(nn.Module):
   out_channels: int
   magnitude_pyramid: bool = True
   skip_rescale: bool = True
+  scan_conditioning: bool = False
+  norm_group_channels: int = 4
 
   @nn.compact
-  def __call__(self, x, labels, magnitude, train: bool = False):
+  def __call__(self, x, labels, magnitude, scan=None, train: bool = False):
     """Runs the network.
 
     Args:
       x: (B, H, W, out_channels) float32 noisy phasor image.
       labels: (B,) float32 noise labels (log of the noise level).
       magnitude: (B, H, W) float32 conditioning magnitude.
+      scan: None (nothing known) or {"scan_values", "scan_present"} of
+        `scan_params.encode`; ignored without `scan_conditioning`.
       train: enables dropout (needs a 'dropout' rng).
 
     Returns:
@@ -73,6 +105,12 @@ class ConditionalNCSNpp(nn.Module):
       raise ValueError(f"Unknown embedding_type {self.embedding_type!r}.")
     temb = layers.dense(embed_dim)(temb)
     temb = layers.dense(embed_dim)(nn.swish(temb))
+    if self.scan_conditioning:
+      if scan is None:
+        scan = scan_params.absent(x.shape[0])
+      temb = temb + ScanEmbedding(embed_dim)(
+          scan["scan_values"], scan["scan_present"]
+      )
 
     cond = magnitude[..., None].astype(jnp.float32)
     pyramid = [cond]
@@ -82,12 +120,18 @@ class ConditionalNCSNpp(nn.Module):
     def block(h, channels, level):
       extra = pyramid[level] if self.magnitude_pyramid else None
       return layers.ResnetBlock(
-          channels, self.dropout, self.norm_groups, self.skip_rescale
+          channels,
+          self.dropout,
+          self.norm_groups,
+          self.skip_rescale,
+          self.norm_group_channels,
       )(h, temb, extra, train)
 
     def maybe_attend(h):
       if h.shape[1] in self.attn_resolutions:
-        h = layers.AttentionBlock(self.norm_groups, self.skip_rescale)(h)
+        h = layers.AttentionBlock(
+            self.norm_groups, self.skip_rescale, self.norm_group_channels
+        )(h)
       return h
 
     h = layers.conv(self.nf)(jnp.concatenate([x, cond], axis=-1))
@@ -101,7 +145,9 @@ class ConditionalNCSNpp(nn.Module):
         skips.append(h)
 
     h = block(h, h.shape[-1], levels - 1)
-    h = layers.AttentionBlock(self.norm_groups, self.skip_rescale)(h)
+    h = layers.AttentionBlock(
+        self.norm_groups, self.skip_rescale, self.norm_group_channels
+    )(h)
     h = block(h, h.shape[-1], levels - 1)
 
     for level in reversed(range(levels)):
@@ -112,7 +158,11 @@ class ConditionalNCSNpp(nn.Module):
         h = layers.Upsample(h.shape[-1])(h)
     assert not skips
 
-    h = nn.swish(layers.group_norm(h.shape[-1], self.norm_groups)(h))
+    h = nn.swish(
+        layers.group_norm(
+            h.shape[-1], self.norm_groups, self.norm_group_channels
+        )(h)
+    )
     return nn.Conv(
         self.out_channels, (3, 3), kernel_init=nn.initializers.zeros
     )(h)

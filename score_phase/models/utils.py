@@ -66,6 +66,8 @@ def get_model(config: ml_collections.ConfigDict) -> nn.Module:
       norm_groups=config.norm_groups,
       out_channels=PHASOR_CHANNELS,
       magnitude_pyramid=config.magnitude_pyramid,
+      scan_conditioning=config.scan_conditioning,
+      norm_group_channels=config.norm_group_channels,
   )
 
 
@@ -107,8 +109,10 @@ def get_score_fn(
     sigma_data: the data's std per channel (edm).
 
   Returns:
-    score_fn(params, x (B,H,W,2), t (B,), magnitude (B,H,W), rng=None)
-    -> (B,H,W,2) float32, the estimate of grad_x log p_t(x | magnitude).
+    score_fn(params, x (B,H,W,2), t (B,), magnitude (B,H,W), rng=None,
+    scan=None) -> (B,H,W,2) float32, the estimate of
+    grad_x log p_t(x | magnitude[, scan]) (scan: `scan_params.encode`'s
+    dict, None for none known).
   """
   if preconditioning not in PRECONDITIONINGS:
     raise ValueError(
@@ -116,24 +120,29 @@ def get_score_fn(
         f" {PRECONDITIONINGS}."
     )
 
-  def network(params, x, labels, magnitude, rng):
+  def network(params, x, labels, magnitude, rng, scan):
     rngs = {"dropout": rng} if train else {}
     return model.apply(
-        {"params": params}, x, labels, magnitude, train=train, rngs=rngs
+        {"params": params}, x, labels, magnitude, scan, train=train, rngs=rngs
     )
 
-  def noise_score_fn(params, x, t, magnitude, rng=None):
+  def noise_score_fn(params, x, t, magnitude, rng=None, scan=None):
     labels = jnp.log(sde.noise_level(t))
-    output = network(params, x, labels, magnitude, rng)
+    output = network(params, x, labels, magnitude, rng, scan)
     _, std = sde.marginal_prob(jnp.zeros_like(x), t)
     return sde_lib.batch_mul(1.0 / std, output)
 
-  def edm_score_fn(params, x, t, magnitude, rng=None):
+  def edm_score_fn(params, x, t, magnitude, rng=None, scan=None):
     sigma, scale = sde.noise_level(t), sde.scale(t)
     y = sde_lib.batch_mul(1.0 / scale, x)
     c_in, c_skip, c_out = edm_coefficients(sigma, sigma_data)
     output = network(
-        params, sde_lib.batch_mul(c_in, y), jnp.log(sigma), magnitude, rng
+        params,
+        sde_lib.batch_mul(c_in, y),
+        jnp.log(sigma),
+        magnitude,
+        rng,
+        scan,
     )
     denoised = sde_lib.batch_mul(c_skip, y) + sde_lib.batch_mul(c_out, output)
     return sde_lib.batch_mul(1.0 / (sigma**2 * scale), denoised - y)
