@@ -181,7 +181,7 @@ def summarize(
   table, paired, counts = {}, {}, set()
   for source, scores in per_image.items():
     row = {}
-    for name, values in sorted(scores.items()):
+    for name, values in scores.items():
       counts.add(values.size)
       if name.startswith(("skill_", "spread_")):
         continue
@@ -261,6 +261,22 @@ def markdown(summary: dict, reference: str = "sbdm") -> str:
   for source, row in sources.items():
     cells = [_cell(row[c]) if c in row else "-" for c in columns]
     lines.append(f"| {source} | " + " | ".join(cells) + " |")
+  regions = [
+      f"crps_{name}"
+      for name in metrics.TISSUE_REGIONS
+      if any(f"crps_{name}" in row for row in sources.values())
+  ]
+  if regions:
+    lines += [
+        "",
+        "Self-gauged circular CRPS (radians) by where a pixel lies.",
+        "",
+        "| source | " + " | ".join(regions) + " |",
+        "|---" * (len(regions) + 1) + "|",
+    ]
+    for source, row in sources.items():
+      cells = [_cell(row[c]) if c in row else "-" for c in regions]
+      lines.append(f"| {source} | " + " | ".join(cells) + " |")
   if summary["paired"]:
     lines += [
         "",

@@ -2,7 +2,8 @@
 
 Set before JAX initialises its backend; single-device references build a
 mesh over `jax.devices()[:1]`. Tests marked `slow` (device-count
-equivalence) are left out of the default run; `.ci/run` runs them too
+equivalence, training of other model variants, the experiment end to end)
+are left out of the default run; `.ci/run` runs them too
 (`python -m pytest -m slow`).
 """
 

@@ -160,6 +160,7 @@ def test_sample_and_evaluate(trained):
   assert set(scores["paired"]) == set(scores["sources"]) - {"sbdm"}
   table = (workdir / "sample_scores_heun3.md").read_text()
   assert "| oracle_a |" in table and "Paired differences" in table
+  assert "| crps_near_air |" in table
 
 
 def test_sbdm_phase_source(trained):

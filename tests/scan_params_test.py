@@ -131,6 +131,7 @@ def test_network_uses_known_fields_and_a_null_for_the_rest():
   )
 
 
+@pytest.mark.slow  # compiles another train step and sampler
 def test_scan_conditioned_training_and_sampling():
   config = _config()
   size = config.data.image_size

@@ -214,6 +214,7 @@ def test_lognormal_times_follow_the_noise_level_distribution():
     )
 
 
+@pytest.mark.slow  # compiles another train step and sampler
 def test_edm_crop_training_learns_and_samples_full_images():
   config = _edm_config()
   mesh = parallel.create_mesh()
