@@ -14,7 +14,9 @@ Variants (`:variant`, or `:variant=cpu32,steps=2000`):
                 preconditioning and noise levels, trained on random 32x32
                 crops of 10k generated images (fully convolutional; sampled
                 on whole 64x64 images), nf 24 over 4 levels, batch 16
-                (benchmarks/phase_train_step.py sized it).
+                (benchmarks/phase_train_step.py sized it), conditioned on
+                the scan parameters where known (null-conditioned for a
+                magnitude-only registry).
   synthetic128  128x128 synthetic set on one GPU.
   fastmri320    fastMRI knee 320x320 crop, GPU nodes / TPU pod slices.
   paper         the paper's recipe (VE, NCSN++ nf 128, PC 1000 steps x
@@ -63,6 +65,7 @@ _VARIANTS = {
         crop_size=32,
         edm=True,
         num_train=10_000,
+        scan_conditioning=True,
     ),
     "synthetic128": dict(
         image_size=128,
@@ -163,7 +166,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   model.sigma_data = 0.7
   # Condition on the records' scan parameters where known (B0 and TE, B0
   # direction, sequence family; score_phase/scan_params.py), each optional.
-  model.scan_conditioning = False
+  model.scan_conditioning = bool(v.get("scan_conditioning"))
 
   config.ema = ema = ml_collections.ConfigDict()
   # EMA decay of the parameters (sampling uses the EMA).
