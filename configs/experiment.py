@@ -16,7 +16,8 @@ Variants (`--config=configs/experiment.py:<variant>`):
   cpu64         64x64, larger sets and nets, resumable across sittings:
                 measured on 2 cores, GAN 3000 steps 25 min, SBDM 3000
                 steps ~70 min, SBDM pre-synthesis (1200 x K=4 samples) ~60
-                min; 21 recon nets x 500 steps about 80 min more (phase
+                min; 21 recon nets x 500 steps ~80 min more (estimated
+                from the step cost, not yet run to the end) (phase
                 models can also be named with --config.sbdm_workdir /
                 --config.gan_workdir, trained elsewhere).
   synthetic128  128x128 on one GPU.
