@@ -10,7 +10,8 @@ the same anatomy and tissues with K fresh acquisitions
 (`generate_example(..., acquisition_seed=k)`) and scores them with
 score_phase/metrics.py like the SBDM's K samples, next to the naive guesses.
 The oracle's numbers are the floor the quality bar must be read against.
-Prints a Markdown table (also written to --out).
+Prints a Markdown table (also written to --out). These are the single-sample
+metrics; `--mode=sample_phase` scores the same oracles with proper scores.
 
   python benchmarks/phase_oracle.py --config=cpu32 --out=/tmp/oracle.md
 """
@@ -23,7 +24,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from configs import phase_sbdm
-from kspace import phase
 from kspace.simulator import generator
 from score_phase import input_pipeline
 from score_phase import metrics
@@ -46,47 +46,43 @@ def validation_records(data, split: str, num_images: int) -> list[dict]:
   return [source[i] for i in range(min(num_images, len(source)))]
 
 
-def regenerate(data, record: dict, acquisition_seed: int | None = None):
-  """The record's example, with components, from its seed (or rescanned)."""
+def regenerate(
+    data,
+    record: dict,
+    acquisition_seed: int | None = None,
+    redraw: str = "acquisition",
+):
+  """The record's example, with components, from its seed (or rescanned:
+  `redraw` as in `generator.generate_example`)."""
   return generator.generate_example(
       generator.example_rng(data.seed, "validation", int(record["index"])),
       data.image_size,
       return_components=True,
       acquisition_seed=acquisition_seed,
+      redraw=redraw,
   )
 
 
-def oracle_phases(
-    data, records, truths, num_samples: int
-) -> dict[str, np.ndarray]:
+def oracle_phases(data, records, num_samples: int) -> dict[str, np.ndarray]:
   """(K, B, H, W) oracle samples for the records' anatomies.
 
-  `truths` are the records regenerated with their components (`regenerate`).
-
-  "new acquisitions": the anatomy under K new acquisitions (B0, TE,
-  background phase, noise all redrawn): a perfect sampler of p(phase | anatomy).
-  "scan parameters known": the true phase with its smooth background phase
-  swapped for that of each new acquisition (B0 and TE kept): what a model
-  told B0 strength, direction and TE (DICOM header fields) could reach at
-  best. Swapping after blur and noise is exact up to the blur of the
-  background's curvature, which is sub-pixel smooth.
+  "oracle-B": the anatomy under K new acquisitions (every scan parameter,
+  background phase and noise redrawn): a perfect sampler of p(phase |
+  anatomy). "oracle-A": only what the magnitude does not reveal redrawn
+  (`redraw="hidden"`: the smooth background phase and the axial B0
+  azimuth; B0, TE, sequence, noise kept): what a model told the scan
+  parameters (DICOM header fields) could reach at best.
   """
-  rescans, known_scan = [], []
-  for k in range(num_samples):
-    news = [regenerate(data, r, r["index"] * num_samples + k) for r in records]
-    rescans.append(np.stack([n["phase"] for n in news]))
-    known_scan.append(
+  sources = {}
+  for name, redraw in (("oracle-B", "acquisition"), ("oracle-A", "hidden")):
+    sources[name] = np.stack([
         np.stack([
-            t["phase"] - t["background_phase"] + n["background_phase"]
-            for t, n in zip(truths, news)
+            regenerate(data, r, r["index"] * num_samples + k, redraw)["phase"]
+            for r in records
         ])
-    )
-  return {
-      "oracle: new acquisitions of the true anatomy": np.stack(rescans),
-      "oracle: scan parameters known, new background phase": phase.wrap_phase(
-          np.stack(known_scan)
-      ),
-  }
+        for k in range(num_samples)
+    ])
+  return sources
 
 
 def main(argv):
@@ -132,7 +128,7 @@ def main(argv):
       )
   )
 
-  sources = oracle_phases(config.data, records, truths, num_samples)
+  sources = oracle_phases(config.data, records, num_samples)
   key = jax.random.key(config.seed)
   for name in evaluation.baselines:
     phase_fn = phase_sources.get_baseline(name)
