@@ -487,6 +487,39 @@ class BootstrapInterval(NamedTuple):
   high: float
 
 
+def bootstrap_interval(
+    statistic,
+    columns: tuple[np.ndarray, ...],
+    level: float = 0.95,
+    num_resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+  """Percentile bootstrap interval of a statistic over images (on host).
+
+  Every resample draws the same images for all columns, so paired columns
+  stay paired.
+
+  Args:
+    statistic: (R, B) arrays, one per column -> (R,) values.
+    columns: (B,) per-image arrays of the same images.
+    level: coverage of the interval, in (0, 1).
+    num_resamples: R, bootstrap resamples of the B images.
+    seed: numpy seed of the resampling.
+
+  Returns:
+    (low, high) Python floats.
+  """
+  if not 0 < level < 1:
+    raise ValueError(f"level must be in (0, 1), got {level}.")
+  count = columns[0].size
+  rng = np.random.default_rng(seed)
+  indices = rng.integers(0, count, (num_resamples, count))
+  values = statistic(*(column[indices] for column in columns))
+  tail = 50 * (1 - level)
+  low, high = np.percentile(values, [tail, 100 - tail])
+  return float(low), float(high)
+
+
 def paired_bootstrap_ci(
     a: np.ndarray | jax.Array,
     b: np.ndarray | jax.Array,
@@ -513,14 +546,10 @@ def paired_bootstrap_ci(
   difference = np.asarray(a, np.float64) - np.asarray(b, np.float64)
   if difference.ndim != 1 or difference.size < 2:
     raise ValueError(f"Need (B,) scores with B >= 2, got {difference.shape}.")
-  if not 0 < level < 1:
-    raise ValueError(f"level must be in (0, 1), got {level}.")
-  rng = np.random.default_rng(seed)
-  indices = rng.integers(0, difference.size, (num_resamples, difference.size))
-  means = np.mean(difference[indices], axis=1)
-  tail = 50 * (1 - level)
-  low, high = np.percentile(means, [tail, 100 - tail])
-  return BootstrapInterval(float(np.mean(difference)), float(low), float(high))
+  low, high = bootstrap_interval(
+      lambda d: np.mean(d, axis=1), (difference,), level, num_resamples, seed
+  )
+  return BootstrapInterval(float(np.mean(difference)), low, high)
 
 
 def radial_log_spectrum(phase: jax.Array, magnitude: jax.Array) -> jax.Array:

@@ -131,26 +131,27 @@ def _interval(values: np.ndarray, level: float, seed: int) -> dict:
   if values.size < 2:
     mean = float(values[0]) if values.size else float("nan")
     return {"mean": mean, "ci_low": float("nan"), "ci_high": float("nan")}
-  mean, low, high = metrics.paired_bootstrap_ci(
-      values, np.zeros_like(values), level=level, seed=seed
+  low, high = metrics.bootstrap_interval(
+      lambda v: np.mean(v, axis=1), (values,), level, seed=seed
   )
-  return {"mean": mean, "ci_low": low, "ci_high": high}
+  return {"mean": float(np.mean(values)), "ci_low": low, "ci_high": high}
+
+
+def _ratio_of_sums(numerator, denominator):
+  return np.sum(numerator, axis=-1) / np.maximum(
+      np.sum(denominator, axis=-1), 1e-12
+  )
 
 
 def _ratio_interval(
     numerator: np.ndarray, denominator: np.ndarray, level: float, seed: int
 ) -> dict:
   """sum(numerator) / sum(denominator) and its bootstrap over images."""
-  rng = np.random.default_rng(seed)
-  count = numerator.size
-  indices = rng.integers(0, count, (2000, count))
-  ratios = numerator[indices].sum(1) / np.maximum(
-      denominator[indices].sum(1), 1e-12
+  low, high = metrics.bootstrap_interval(
+      _ratio_of_sums, (numerator, denominator), level, seed=seed
   )
-  tail = 50 * (1 - level)
-  low, high = np.percentile(ratios, [tail, 100 - tail])
-  ratio = numerator.sum() / max(denominator.sum(), 1e-12)
-  return {"mean": float(ratio), "ci_low": float(low), "ci_high": float(high)}
+  ratio = _ratio_of_sums(numerator, denominator)
+  return {"mean": float(ratio), "ci_low": low, "ci_high": high}
 
 
 def summarize(
@@ -232,9 +233,30 @@ def _cell(stats: dict) -> str:
   return f"{stats['mean']:.3f} [{stats['ci_low']:.3f}, {stats['ci_high']:.3f}]"
 
 
+def _table(columns: Sequence[str], rows: Mapping, cell) -> list[str]:
+  """Markdown lines: a header of `columns`, one row per source, each cell
+  `cell(stats)` where the row has the column, "-" where not."""
+  lines = [
+      "| source | " + " | ".join(columns) + " |",
+      "|---" * (len(columns) + 1) + "|",
+  ]
+  for source, row in rows.items():
+    cells = [cell(row[c]) if c in row else "-" for c in columns]
+    lines.append(f"| {source} | " + " | ".join(cells) + " |")
+  return lines
+
+
+def _paired_cell(interval: dict) -> str:
+  return (
+      f"{interval['mean_difference']:+.3f} [{interval['low']:+.3f},"
+      f" {interval['high']:+.3f}]"
+  )
+
+
 def markdown(summary: dict, reference: str = "sbdm") -> str:
-  """`summarize`'s result as two markdown tables: scores, and the paired
-  differences reference - source (negative: the reference is better)."""
+  """`summarize`'s result as markdown tables: scores, the CRPS by region
+  (labelled data), and the paired differences reference - source
+  (negative: the reference is better)."""
   sources = summary["sources"]
   columns = [
       name
@@ -255,12 +277,8 @@ def markdown(summary: dict, reference: str = "sbdm") -> str:
           " oracle rows."
       ),
       "",
-      "| source | " + " | ".join(columns) + " |",
-      "|---" * (len(columns) + 1) + "|",
+      *_table(columns, sources, _cell),
   ]
-  for source, row in sources.items():
-    cells = [_cell(row[c]) if c in row else "-" for c in columns]
-    lines.append(f"| {source} | " + " | ".join(cells) + " |")
   regions = [
       f"crps_{name}"
       for name in metrics.TISSUE_REGIONS
@@ -271,12 +289,8 @@ def markdown(summary: dict, reference: str = "sbdm") -> str:
         "",
         "Self-gauged circular CRPS (radians) by where a pixel lies.",
         "",
-        "| source | " + " | ".join(regions) + " |",
-        "|---" * (len(regions) + 1) + "|",
+        *_table(regions, sources, _cell),
     ]
-    for source, row in sources.items():
-      cells = [_cell(row[c]) if c in row else "-" for c in regions]
-      lines.append(f"| {source} | " + " | ".join(cells) + " |")
   if summary["paired"]:
     lines += [
         "",
@@ -285,16 +299,6 @@ def markdown(summary: dict, reference: str = "sbdm") -> str:
             f" {reference} is better)."
         ),
         "",
-        "| source | " + " | ".join(PAIRED) + " |",
-        "|---" * (len(PAIRED) + 1) + "|",
+        *_table(PAIRED, summary["paired"], _paired_cell),
     ]
-    for source, row in summary["paired"].items():
-      cells = [
-          f"{row[n]['mean_difference']:+.3f} [{row[n]['low']:+.3f},"
-          f" {row[n]['high']:+.3f}]"
-          if n in row
-          else "-"
-          for n in PAIRED
-      ]
-      lines.append(f"| {source} | " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
