@@ -25,6 +25,7 @@ import numpy as np
 
 from configs import phase_sbdm
 from kspace.simulator import generator
+from score_phase import inference
 from score_phase import input_pipeline
 from score_phase import metrics
 from score_phase import phase_sources
@@ -131,11 +132,9 @@ def main(argv):
   sources = oracle_phases(config.data, records, num_samples)
   key = jax.random.key(config.seed)
   for name in evaluation.baselines:
-    phase_fn = phase_sources.get_baseline(name)
-    sources[name] = jnp.stack([
-        phase_fn(jax.random.fold_in(key, k), magnitude)
-        for k in range(num_samples)
-    ])
+    sources[name] = inference.draw_phases(
+        phase_sources.get_baseline(name), key, magnitude, num_samples
+    )
 
   lines = [
       (

@@ -256,14 +256,12 @@ def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
         magnitude = _magnitudes(chunk)
         phase_fn = factory(chunk)
         batch_key = jax.random.fold_in(rng, start)
-        phases = np.stack(
-            [
-                np.asarray(
-                    phase_fn(jax.random.fold_in(batch_key, k), magnitude)
-                )
-                for k in range(config.num_phase_samples)
-            ],
-            axis=1,
+        phases = np.moveaxis(
+            inference.draw_phases(
+                phase_fn, batch_key, magnitude, config.num_phase_samples
+            ),
+            0,
+            1,
         )
         if phases.shape[2:] != magnitude.shape[1:]:
           raise ExperimentError(

@@ -69,14 +69,6 @@ def get_metrics_fn(background_threshold: float, center_fraction: float):
 ORACLES = {"oracle_a": "hidden", "oracle_b": "acquisition"}
 
 
-def _draws(phase_fn, rng, magnitude, num_samples: int) -> jax.Array:
-  """(K, B, H, W): K independent calls of a phase_fn."""
-  return jnp.stack([
-      jnp.asarray(phase_fn(jax.random.fold_in(rng, k), magnitude))
-      for k in range(num_samples)
-  ])
-
-
 def _oracle_fns(config, records) -> dict:
   """oracle_a / oracle_b phase_fns bound to a batch of synthetic records.
 
@@ -155,35 +147,29 @@ def evaluate(
     if all("labels" in r for r in records):
       labels = jnp.asarray(np.stack([r["labels"] for r in records]), jnp.int32)
     batch_rng = jax.random.fold_in(rng, index)
-    samples = {
-        "sbdm": inference.sample_phases(
-            sample_phase,
-            batch_rng,
-            params,
-            magnitude,
-            evaluation.num_samples,
-            mesh,
-        )
-    }
+    sample_sbdm = lambda scan=None: inference.sample_phases(
+        sample_phase,
+        batch_rng,
+        params,
+        magnitude,
+        evaluation.num_samples,
+        mesh,
+        scan=scan,
+    )
+    samples = {"sbdm": sample_sbdm()}
     if config.model.scan_conditioning:
       # The same noise, now told the records' scan parameters.
-      samples["sbdm_scan"] = inference.sample_phases(
-          sample_phase,
-          batch_rng,
-          params,
-          magnitude,
-          evaluation.num_samples,
-          mesh,
-          scan=scan_params.encode({
+      samples["sbdm_scan"] = sample_sbdm(
+          scan_params.encode({
               key: np.stack([r[key] for r in records])
               for key in scan_params.RECORD_KEYS + ("magnitude",)
               if key in records[0]
-          }),
+          })
       )
     for offset, (name, phase_fn) in enumerate(
         {**phase_fns, **_oracle_fns(config, records)}.items()
     ):
-      samples[name] = _draws(
+      samples[name] = inference.draw_phases(
           phase_fn,
           jax.random.fold_in(batch_rng, offset + 1),
           magnitude,

@@ -286,6 +286,17 @@ def load_gan_phase_fn(workdir: str) -> phase_lib.PhaseFn:
   )
 
 
+def draw_phases(
+    phase_fn: phase_lib.PhaseFn, key: jax.Array, magnitude, num_samples: int
+) -> np.ndarray:
+  """(K, B, H, W) host array: K calls of a phase source, the k-th with key
+  fold_in(key, k)."""
+  return np.stack([
+      np.asarray(phase_fn(jax.random.fold_in(key, k), magnitude))
+      for k in range(num_samples)
+  ])
+
+
 def get_phase_fn(name: str, **kwargs) -> phase_lib.PhaseFn:
   """Any phase source by name, as `phase_fn(key, magnitude) -> phase`.
 
