@@ -11,16 +11,22 @@ from kspace import coils
 from kspace import datasets
 from kspace.datasets import fastmri
 from kspace.datasets import fastmri_files
+from kspace.simulator import generator
 
 CROP = 16
 HEADER = """<?xml version="1.0" encoding="utf-8"?>
 <ismrmrdHeader xmlns="http://www.ismrm.org/ISMRMRD">
+  <acquisitionSystemInformation>
+    <systemFieldStrength_T>2.89362</systemFieldStrength_T>
+  </acquisitionSystemInformation>
   <encoding>
     <encodedSpace><matrixSize><x>{ex}</x><y>{ey}</y><z>1</z></matrixSize>
     </encodedSpace>
     <reconSpace><matrixSize><x>{rx}</x><y>{ry}</y><z>1</z></matrixSize>
     </reconSpace>
   </encoding>
+  <sequenceParameters><TR>2750</TR><TE>27</TE>
+    <sequence_type>TurboSpinEcho</sequence_type></sequenceParameters>
 </ismrmrdHeader>"""
 
 
@@ -173,6 +179,11 @@ def test_singlecoil_slices_match_numpy(singlecoil):
       assert record["max_value"] == pytest.approx(recon.max(), rel=1e-6)
       np.testing.assert_array_equal(record["encoding_size"], [24, 20, 1])
       np.testing.assert_array_equal(record["recon_size"], [18, 18, 1])
+      # Scan parameters from the header; it has no slice orientation.
+      assert record["field_strength_t"] == pytest.approx(2.89362)
+      assert record["echo_time_ms"] == pytest.approx(27.0)
+      assert int(record["sequence"]) == generator.SPIN_ECHO
+      assert np.isnan(record["b0_direction"]).all()
       assert "sens" not in record
   assert len(seen) == 9
 

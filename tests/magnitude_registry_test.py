@@ -14,13 +14,25 @@ from pydicom.uid import generate_uid
 
 from kspace import datasets
 from kspace.datasets import image_files
+from kspace.datasets import scan_headers
+from kspace.simulator import generator
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 SIZE = 16
+# A sagittal gradient-echo slice: rows along the patient's y (anterior to
+# posterior), columns along -z (head to feet), so B0 (z) lies in the plane
+# along the columns: (r_z, c_z, (r x c)_z) = (0, -1, 0).
+SCAN_HEADER = {
+    "MagneticFieldStrength": 1.5,
+    "EchoTime": 4.6,
+    "ImageOrientationPatient": [0, 1, 0, 0, 0, -1],
+    "ScanningSequence": ["GR"],
+}
 
 
-def write_dicom(path, pixels, slope=1.0, intercept=0.0):
-  """A minimal uncompressed MR DICOM file built from scratch."""
+def write_dicom(path, pixels, slope=1.0, intercept=0.0, **header):
+  """A minimal uncompressed MR DICOM file built from scratch, with any
+  further `header` keywords (e.g. EchoTime=4.5) set."""
   meta = FileMetaDataset()
   meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE
   meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -39,6 +51,8 @@ def write_dicom(path, pixels, slope=1.0, intercept=0.0):
   ds.RescaleSlope = slope
   ds.RescaleIntercept = intercept
   ds.PixelData = pixels.astype(np.uint16).tobytes()
+  for keyword, value in header.items():
+    setattr(ds, keyword, value)
   ds.save_as(str(path), enforce_file_format=True)
 
 
@@ -77,7 +91,13 @@ def folder(tmp_path_factory):
   rng = np.random.default_rng(0)
   raw = {}
   dicom = np.round(_phantom(rng, (SIZE, 24)))
-  write_dicom(root / "scan.dcm", dicom, slope=2.0, intercept=5.0)
+  write_dicom(
+      root / "scan.dcm",
+      dicom,
+      slope=2.0,
+      intercept=5.0,
+      **SCAN_HEADER,
+  )
   raw["scan.dcm"] = (dicom * 2.0 + 5.0)[None]
   volume = np.stack(
       [(k + 1) * _phantom(rng, (SIZE, SIZE)) for k in range(4)], axis=-1
@@ -151,6 +171,29 @@ def test_records_match_independent_recomputation(folder):
       assert record["magnitude"].dtype == np.float32
       assert 0 <= record["magnitude"].min() and record["magnitude"].max() <= 1
       np.testing.assert_allclose(record["magnitude"], expected, atol=2e-3)
+
+
+def test_records_carry_the_dicom_scan_parameters_and_unknown_elsewhere(
+    folder,
+):
+  _, raw, builder = folder
+  seen = set()
+  for split in builder.info.splits.keys():
+    source = datasets.data_source(builder, split)
+    for i in range(len(source)):
+      record = source[i]
+      seen.add(record["source"])
+      if record["source"] == "scan.dcm":
+        assert record["field_strength_t"] == pytest.approx(1.5)
+        assert record["echo_time_ms"] == pytest.approx(4.6)
+        np.testing.assert_allclose(record["b0_direction"], [0, -1, 0])
+        assert int(record["sequence"]) == generator.GRADIENT_ECHO
+      else:  # NIfTI and PNG headers say nothing about the scan.
+        assert np.isnan(record["field_strength_t"])
+        assert np.isnan(record["echo_time_ms"])
+        assert np.isnan(record["b0_direction"]).all()
+        assert int(record["sequence"]) == scan_headers.UNKNOWN_SEQUENCE
+  assert seen == set(raw)
 
 
 def test_split_subfolders_define_splits(tmp_path):

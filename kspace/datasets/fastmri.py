@@ -29,6 +29,9 @@ Feature dict (S = crop size):
     volume; 0 when neither exists. norm: float32 attrs['norm'] or 0.
   encoding_size, recon_size: (3,) int32 matrix sizes from ismrmrd_header
     (zeros when the header is absent).
+  field_strength_t, echo_time_ms, b0_direction, sequence: scan parameters
+    from ismrmrd_header (`scan_headers.from_ismrmrd`); the B0 direction, and
+    fields the header lacks, are NaN / -1.
 """
 
 import dataclasses
@@ -40,6 +43,7 @@ import tensorflow_datasets as tfds
 from kspace.datasets import errors
 from kspace.datasets import fastmri_files
 from kspace.datasets import files
+from kspace.datasets import scan_headers
 
 NAME = "fastmri"
 
@@ -120,8 +124,11 @@ class FastMri(tfds.core.GeneratorBasedBuilder):
   """fastMRI slices: complex coil-combined image, k-space, target, metadata."""
 
   name = NAME
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "Initial release.",
+      "1.1.0": "Scan parameters from the ISMRMRD header (NaN / -1 if absent).",
+  }
   MANUAL_DOWNLOAD_INSTRUCTIONS = fastmri_files.MANUAL_DOWNLOAD_INSTRUCTIONS
   BUILDER_CONFIGS = [
       make_config(challenge, anatomy)
@@ -155,6 +162,7 @@ class FastMri(tfds.core.GeneratorBasedBuilder):
         "norm": tfds.features.Scalar(dtype=np.float32),
         "encoding_size": tfds.features.Tensor(shape=(3,), dtype=np.int32),
         "recon_size": tfds.features.Tensor(shape=(3,), dtype=np.int32),
+        **scan_headers.features(),
     }
     if config.challenge == "multicoil":
       features["sens"] = complex_maps
@@ -214,5 +222,6 @@ class FastMri(tfds.core.GeneratorBasedBuilder):
             norm=volume.norm,
             encoding_size=np.array(volume.encoding_size, np.int32),
             recon_size=np.array(volume.recon_size, np.int32),
+            **volume.scan,
         )
         yield f"{file_name}:{index}", example

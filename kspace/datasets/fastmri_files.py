@@ -41,6 +41,7 @@ from kspace import masks
 from kspace import phase
 from kspace.datasets import errors
 from kspace.datasets import files
+from kspace.datasets import scan_headers
 
 CHALLENGES = ("singlecoil", "multicoil")
 ANATOMIES = ("knee", "brain")
@@ -79,6 +80,7 @@ class Volume:
   norm: float
   encoding_size: tuple[int, int, int]
   recon_size: tuple[int, int, int]
+  scan: dict = dataclasses.field(default_factory=scan_headers.unknown)
 
 
 def split_files(
@@ -254,8 +256,11 @@ def inspect_volume(path: str, challenge: str, crop_size: int) -> Volume:
         )
       if "max" not in f.attrs:
         max_value = float(np.max(target[()]))
+    scan = scan_headers.unknown()
     if "ismrmrd_header" in f:
-      encoding_size, recon_size = parse_header(path, f["ismrmrd_header"][()])
+      header = f["ismrmrd_header"][()]
+      encoding_size, recon_size = parse_header(path, header)
+      scan = scan_headers.from_ismrmrd(header)
     else:
       encoding_size, recon_size = (0, 0, 0), (0, 0, 0)
     return Volume(
@@ -271,6 +276,7 @@ def inspect_volume(path: str, challenge: str, crop_size: int) -> Volume:
         norm=float(f.attrs.get("norm", 0.0)),
         encoding_size=encoding_size,
         recon_size=recon_size,
+        scan=scan,
     )
 
 

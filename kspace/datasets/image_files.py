@@ -39,6 +39,7 @@ from PIL import ImageSequence
 
 from kspace.datasets import errors
 from kspace.datasets import files
+from kspace.datasets import scan_headers
 
 DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -273,6 +274,17 @@ def inspect_file(path: str) -> None:
         f"is not a readable {KIND_NAMES[kind]} file ({type(e).__name__}: {e}).",
         "re-export it or remove it from the folder.",
     ) from e
+
+
+def scan_fields(path: str) -> dict:
+  """The scan parameters in a file's header (`scan_headers`).
+
+  DICOM headers give what they have; NIfTI and PNG/TIFF/JPEG carry none,
+  so every field is unknown. Call after `inspect_file` accepted the file.
+  """
+  if file_kind(path) != "dicom":
+    return scan_headers.unknown()
+  return scan_headers.from_dicom(pydicom.dcmread(path, stop_before_pixels=True))
 
 
 READERS = {"dicom": read_dicom, "nifti": read_nifti, "image": read_image}

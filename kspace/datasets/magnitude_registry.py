@@ -15,6 +15,9 @@ Feature dict (S = image_size):
   magnitude: (S, S) float32 in [0, 1].
   source: text, the file path relative to manual_dir.
   slice_index: int32, slice (frame, page) within the file.
+  field_strength_t, echo_time_ms, b0_direction, sequence: the scan
+    parameters of a DICOM header (`scan_headers.from_dicom`); NaN / -1
+    where the header lacks them and for NIfTI and PNG/TIFF/JPEG files.
 """
 
 import dataclasses
@@ -26,6 +29,7 @@ import tensorflow_datasets as tfds
 from kspace.datasets import errors
 from kspace.datasets import files
 from kspace.datasets import image_files
+from kspace.datasets import scan_headers
 
 NAME = "magnitude_registry"
 
@@ -116,8 +120,11 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
   """The user's magnitude-only images, normalised and resized."""
 
   name = NAME
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "Initial release.",
+      "1.1.0": "Scan parameters from DICOM headers (NaN / -1 if unknown).",
+  }
   MANUAL_DOWNLOAD_INSTRUCTIONS = image_files.MANUAL_DOWNLOAD_INSTRUCTIONS
   BUILDER_CONFIGS = [make_config()]
 
@@ -132,6 +139,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
             ),
             "source": tfds.features.Text(),
             "slice_index": tfds.features.Scalar(dtype=np.int32),
+            **scan_headers.features(),
         }),
     )
 
@@ -165,6 +173,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
     count = 0
     for path in paths:
       source = os.path.relpath(path, manual_dir)
+      scan = image_files.scan_fields(path)
       for index, image in image_files.file_examples(
           path, config.image_size, config.percentile, config.empty_threshold
       ):
@@ -173,6 +182,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
             "magnitude": image,
             "source": source,
             "slice_index": index,
+            **scan,
         }
     if not count:
       # TFDS would fail with a bare assertion on an empty split.

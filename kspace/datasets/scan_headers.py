@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 
 import numpy as np
+import tensorflow_datasets as tfds
 
 from kspace.simulator import generator
 
@@ -40,6 +41,16 @@ def unknown() -> dict:
       "echo_time_ms": np.float32(np.nan),
       "b0_direction": np.full((3,), np.nan, np.float32),
       "sequence": np.int32(UNKNOWN_SEQUENCE),
+  }
+
+
+def features() -> dict:
+  """The TFDS feature specs of the scan fields, shared by every builder."""
+  return {
+      "field_strength_t": tfds.features.Scalar(dtype=np.float32),
+      "echo_time_ms": tfds.features.Scalar(dtype=np.float32),
+      "b0_direction": tfds.features.Tensor(shape=(3,), dtype=np.float32),
+      "sequence": tfds.features.Scalar(dtype=np.int32),
   }
 
 

@@ -38,6 +38,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
+from kspace.datasets import scan_headers
 from kspace.simulator import generator
 
 NAME = "synthetic_mri"
@@ -160,10 +161,7 @@ class SyntheticMri(tfds.core.GeneratorBasedBuilder):
         "labels": tfds.features.Tensor(shape=shape, dtype=np.uint8),
         "index": tfds.features.Scalar(dtype=np.int64),
         "anatomy": tfds.features.Text(),
-        "field_strength_t": tfds.features.Scalar(dtype=np.float32),
-        "sequence": tfds.features.Scalar(dtype=np.int32),
-        "echo_time_ms": tfds.features.Scalar(dtype=np.float32),
-        "b0_direction": tfds.features.Tensor(shape=(3,), dtype=np.float32),
+        **scan_headers.features(),
     }
     if config.num_coils > 0:
       # Complex tensors only serialise as raw bytes without TensorFlow.
