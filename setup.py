@@ -45,8 +45,10 @@ setuptools.setup(
         "pydicom>=3.0",
         "nibabel>=5.2",
         "pillow>=10",
+        # recon.metrics (Student-t intervals), recon.hallucination (labels).
+        "scipy>=1.12",
     ],
     extras_require={
-        "test": ["pytest>=8", "scikit-image>=0.24", "scipy>=1.12"],
+        "test": ["pytest>=8", "scikit-image>=0.24"],
     },
 )
