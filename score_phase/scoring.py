@@ -25,6 +25,7 @@ Per-image scores (lower is better unless said):
 """
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 
 import jax
@@ -253,16 +254,25 @@ def _paired_cell(interval: dict) -> str:
   )
 
 
+def _by_offset(name: str) -> tuple[str, float]:
+  """energy_d1, energy_d4, energy_d16, energy_total, spread_skill_d1, ..."""
+  family, _, scale = name.rpartition("_")
+  return family, float(scale[1:]) if scale.startswith("d") else math.inf
+
+
 def markdown(summary: dict, reference: str = "sbdm") -> str:
   """`summarize`'s result as markdown tables: scores, the CRPS by region
   (labelled data), and the paired differences reference - source
   (negative: the reference is better)."""
   sources = summary["sources"]
-  columns = [
-      name
-      for name in next(iter(sources.values()), {})
-      if name.startswith(("energy_", "spread_skill_"))
-  ]
+  columns = sorted(
+      (
+          name
+          for name in next(iter(sources.values()), {})
+          if name.startswith(("energy_", "spread_skill_"))
+      ),
+      key=_by_offset,
+  )
   columns += [
       name
       for name in ("crps", "spectral_distance", "w1_boundary", "w1_interior")

@@ -149,6 +149,15 @@ def test_summary_tells_the_calibrated_sampler_from_a_point_guess():
         table["sampler"][f"w1_{region}"]["mean"]
         < table["point"][f"w1_{region}"]["mean"]
     )
+  # The markdown table lists the scales in order, then the tables below.
+  text = scoring.markdown(summary, reference="sampler")
+  header = next(line for line in text.splitlines() if line.startswith("|"))
+  assert header.startswith(
+      "| source | energy_d1 | energy_d4 | energy_d16 | energy_total |"
+      " spread_skill_d1 | spread_skill_d4 | spread_skill_d16 |"
+      " spread_skill_total | crps |"
+  )
+  assert text.count("| point |") == 3  # scores, CRPS by region, paired
 
 
 def test_summary_rejects_sources_scored_on_different_images():
