@@ -24,28 +24,39 @@ def build_dataset(data_config: ml_collections.ConfigDict):
   return datasets.build_from_config(data_config)
 
 
+def _columns(example: dict, num_coils: int) -> list[str]:
+  """The panels a record can fill: the k-space panels need its phase."""
+  columns = ["magnitude"]
+  if "phase" in example:
+    columns.append("phase (rad)")
+  if "labels" in example:
+    columns.append("tissue labels")
+  if "phase" in example:
+    columns += [
+        f"log |k-space| ({num_coils} coils, RSS)",
+        "4x random mask, zero-filled",
+    ]
+  return columns
+
+
 def plot_examples(
     examples: list[dict[str, np.ndarray]], num_coils: int, seed: int
 ) -> plt.Figure:
-  """One row per example: magnitude, phase, tissue labels, multi-coil
-  k-space (log RSS over coils) and the 4x zero-filled RSS image.
+  """One row per example of what the dataset has: magnitude; with a phase,
+  the phase, multi-coil k-space (log RSS over coils) and the 4x
+  zero-filled RSS image; tissue labels where present. A magnitude-only
+  registry shows its magnitudes.
 
   Args:
-    examples: records with `magnitude` and `phase` (H, W) float32 and
-      optionally `labels` (H, W).
+    examples: records with `magnitude` (H, W) float32 and optionally
+      `phase` and `labels` (H, W).
     num_coils: coils simulated (birdcage maps) for the k-space columns.
     seed: seeds the masks and coil rotations.
 
   Returns:
     The matplotlib figure.
   """
-  columns = [
-      "magnitude",
-      "phase (rad)",
-      "tissue labels",
-      f"log |k-space| ({num_coils} coils, RSS)",
-      "4x random mask, zero-filled",
-  ]
+  columns = _columns(examples[0], num_coils)
   fig, axes = plt.subplots(
       len(examples),
       len(columns),
@@ -55,24 +66,29 @@ def plot_examples(
   key = jax.random.key(seed)
   for row, example in zip(axes, examples):
     key, mask_key, coil_key = jax.random.split(key, 3)
-    shape = example["magnitude"].shape
-    sens = coils.birdcage_maps(
-        shape, num_coils, rotation=jax.random.uniform(coil_key) * 2 * np.pi
-    )
-    mask = masks.random_mask(mask_key, shape, 0.08, 4)
-    out = synthesize.synthesize(
-        example["magnitude"], example["phase"], mask, sens
-    )
-    kspace_rss = np.asarray(coils.rss(out["kspace"]))
-    zero_filled = np.asarray(coils.rss(fft.ifft2c(out["masked_kspace"])))
-    panels = [
-        (example["magnitude"], "gray", None),
-        (example["phase"], "twilight", (-np.pi, np.pi)),
-        (example.get("labels", np.zeros(shape)), "tab10", None),
-        (np.log1p(kspace_rss / kspace_rss.max() * 1e4), "viridis", None),
-        (zero_filled, "gray", None),
-    ]
-    for ax, title, (image, cmap, limits) in zip(row, columns, panels):
+    panels = {"magnitude": (example["magnitude"], "gray", None)}
+    if "labels" in example:
+      panels["tissue labels"] = (example["labels"], "tab10", None)
+    if "phase" in example:
+      shape = example["magnitude"].shape
+      sens = coils.birdcage_maps(
+          shape, num_coils, rotation=jax.random.uniform(coil_key) * 2 * np.pi
+      )
+      mask = masks.random_mask(mask_key, shape, 0.08, 4)
+      out = synthesize.synthesize(
+          example["magnitude"], example["phase"], mask, sens
+      )
+      kspace_rss = np.asarray(coils.rss(out["kspace"]))
+      zero_filled = np.asarray(coils.rss(fft.ifft2c(out["masked_kspace"])))
+      panels[columns[1]] = (example["phase"], "twilight", (-np.pi, np.pi))
+      panels[columns[-2]] = (
+          np.log1p(kspace_rss / kspace_rss.max() * 1e4),
+          "viridis",
+          None,
+      )
+      panels[columns[-1]] = (zero_filled, "gray", None)
+    for ax, title in zip(row, columns):
+      image, cmap, limits = panels[title]
       shown = ax.imshow(
           image,
           cmap=cmap,

@@ -12,6 +12,7 @@ import pytest
 from configs import experiment as experiment_config
 from configs import recon as recon_config
 from launch import main as launch_main
+from launch import prepare_data
 from launch import sweep
 from runtime import checkpoints
 
@@ -88,6 +89,21 @@ def test_prepare_data_builds_data_and_writes_figure(tmp_path):
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   assert not list(workdir.glob("*.tmp*"))
   assert "train 32" in result.stdout
+
+
+def test_data_figure_shows_what_the_records_have():
+  rng = np.random.default_rng(0)
+  magnitude = rng.uniform(size=(8, 8)).astype(np.float32)
+  registry = [{"magnitude": magnitude, "source": "a.dcm"}] * 2
+  fig = prepare_data.plot_examples(registry, num_coils=2, seed=0)
+  assert [ax.get_title() for ax in fig.axes] == ["magnitude"] * 2
+  complex_records = [
+      {"magnitude": magnitude, "phase": magnitude, "labels": magnitude}
+  ]
+  fig = prepare_data.plot_examples(complex_records, num_coils=2, seed=0)
+  titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+  assert titles[:3] == ["magnitude", "phase (rad)", "tissue labels"]
+  assert len(titles) == 5
 
 
 def test_unknown_experiment_variant_is_rejected():
