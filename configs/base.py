@@ -55,6 +55,11 @@ def get_data_config(image_size: int = 128) -> ml_collections.ConfigDict:
   data.num_coils = 0
   # Seed of the synthetic set: the same seed gives the same images.
   data.seed = 0
+  # magnitude_registry: bad files are skipped and listed in manifest.json;
+  # the build fails when more than this share is skipped, or at the first
+  # bad file with strict.
+  data.max_skipped_fraction = 0.5
+  data.strict = False
   return data
 
 

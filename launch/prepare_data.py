@@ -14,6 +14,7 @@ from kspace import datasets
 from kspace import fft
 from kspace import masks
 from kspace import synthesize
+from kspace.datasets import magnitude_registry
 from runtime import atomic
 
 matplotlib.use("Agg")
@@ -140,4 +141,10 @@ def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
       )
       + f"\nFigure: {path}"
   )
+  if builder.name == magnitude_registry.NAME:
+    print(
+        magnitude_registry.format_manifest(
+            magnitude_registry.read_manifest(builder)
+        )
+    )
   return path

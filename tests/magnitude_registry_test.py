@@ -1,6 +1,7 @@
 """Tests of the magnitude_registry builder and its readers (image_files) on
 tiny files."""
 
+import json
 import os
 
 import nibabel
@@ -12,10 +13,13 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 from pydicom.uid import generate_uid
 
+from configs import experiment as experiment_config
 from kspace import datasets
 from kspace.datasets import image_files
+from kspace.datasets import magnitude_registry
 from kspace.datasets import scan_headers
 from kspace.simulator import generator
+from launch import prepare_data
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 SIZE = 16
@@ -223,61 +227,182 @@ def _complete_datasets(data_dir):
   ]
 
 
-@pytest.mark.parametrize(
-    "make_bad, pattern",
-    [
-        (
-            lambda p: (p / "bad.dcm").write_bytes(b"\0" * 200 + b"junk"),
-            "bad.dcm.*not a readable DICOM",
+def _write_good_png(folder, seed=2):
+  Image.fromarray(
+      np.uint8(_phantom(np.random.default_rng(seed), (SIZE, SIZE)) / 4)
+  ).save(folder / f"good{seed}.png")
+
+
+def _dicom(header):
+  return lambda p: write_dicom(
+      p / "bad.dcm",
+      np.round(_phantom(np.random.default_rng(3), (SIZE, SIZE))),
+      **header,
+  )
+
+
+BAD_FILES = [
+    (
+        lambda p: (p / "bad.dcm").write_bytes(b"\0" * 200 + b"junk"),
+        "unreadable",
+        "bad.dcm.*not a readable DICOM",
+    ),
+    (_dicom({"Modality": "CT"}), "not_mr", "bad.dcm.*CT image"),
+    (
+        _dicom({"SOPClassUID": "1.2.840.10008.5.1.4.1.1.7"}),
+        "secondary_capture",
+        "bad.dcm.*secondary capture",
+    ),
+    (
+        _dicom({"ImageType": ["ORIGINAL", "PRIMARY", "LOCALIZER"]}),
+        "localizer",
+        "bad.dcm.*localiser",
+    ),
+    (
+        _dicom({"ImageType": ["ORIGINAL", "PRIMARY", "P", "ND"]}),
+        "not_magnitude",
+        "bad.dcm.*not a magnitude",
+    ),
+    (_dicom({"SamplesPerPixel": 3}), "colour", "bad.dcm.*colour"),
+    (
+        lambda p: write_nifti(
+            p / "bad.nii", np.ones((SIZE, SIZE, 2, 3), np.float32)
         ),
-        (
-            lambda p: write_nifti(
-                p / "bad.nii", np.ones((SIZE, SIZE, 2, 3), np.float32)
-            ),
-            "bad.nii.*4-D",
+        "dimensions",
+        "bad.nii.*4-D",
+    ),
+    (
+        lambda p: write_nifti(
+            p / "bad.nii", np.full((SIZE, SIZE, 2), np.nan, np.float32)
         ),
-        (
-            lambda p: write_nifti(
-                p / "bad.nii", np.full((SIZE, SIZE, 2), np.nan, np.float32)
-            ),
-            "bad.nii.*NaN",
+        "non_finite",
+        "bad.nii.*NaN",
+    ),
+    (
+        lambda p: Image.fromarray(np.zeros((SIZE, SIZE), np.uint8)).save(
+            p / "bad.png"
         ),
-        (
-            lambda p: Image.fromarray(np.zeros((SIZE, SIZE), np.uint8)).save(
-                p / "bad.png"
-            ),
-            "bad.png.*all zero",
+        "empty",
+        "bad.png.*all zero",
+    ),
+    (
+        lambda p: write_nifti(
+            p / "bad.nii",
+            -np.ones((SIZE, SIZE), np.float32)
+            + np.eye(SIZE, dtype=np.float32) * 3,
         ),
-        (
-            lambda p: write_nifti(
-                p / "bad.nii",
-                -np.ones((SIZE, SIZE), np.float32)
-                + np.eye(SIZE, dtype=np.float32) * 3,
-            ),
-            "bad.nii.*negative",
-        ),
-    ],
-)
-def test_bad_files_fail_cleanly_and_retry_works(tmp_path, make_bad, pattern):
+        "negative",
+        "bad.nii.*negative",
+    ),
+]
+
+
+@pytest.mark.parametrize("make_bad, reason, pattern", BAD_FILES)
+def test_bad_file_is_skipped_and_named_in_the_manifest(
+    tmp_path, make_bad, reason, pattern
+):
   manual = tmp_path / "images"
   manual.mkdir()
-  Image.fromarray(
-      np.uint8(_phantom(np.random.default_rng(2), (SIZE, SIZE)) / 4)
-  ).save(manual / "good.png")
+  _write_good_png(manual)
+  make_bad(manual)
+  builder = datasets.build(
+      "magnitude_registry",
+      str(tmp_path / "tfds"),
+      manual_dir=str(manual),
+      image_size=SIZE,
+  )
+  assert len(datasets.data_source(builder, "train")) == 1
+  manifest = magnitude_registry.read_manifest(builder)
+  assert (manifest["num_files"], manifest["num_used"]) == (2, 1)
+  assert manifest["skipped_by_reason"] == {reason: 1}
+  (entry,) = manifest["skipped"]
+  assert entry["file"].startswith("bad.") and entry["reason"] == reason
+  assert str(manual) not in json.dumps(manifest)  # relative paths only
+  assert reason in magnitude_registry.format_manifest(manifest)
+
+
+@pytest.mark.parametrize("make_bad, reason, pattern", BAD_FILES)
+def test_strict_build_fails_cleanly_at_a_bad_file_and_retry_works(
+    tmp_path, make_bad, reason, pattern
+):
+  del reason
+  manual = tmp_path / "images"
+  manual.mkdir()
+  _write_good_png(manual)
   make_bad(manual)
   data_dir = str(tmp_path / "tfds")
   with pytest.raises(datasets.DatasetError, match=pattern):
     datasets.build(
-        "magnitude_registry", data_dir, manual_dir=str(manual), image_size=SIZE
+        "magnitude_registry",
+        data_dir,
+        manual_dir=str(manual),
+        image_size=SIZE,
+        strict=True,
     )
   assert not _complete_datasets(data_dir)
   for path in manual.glob("bad.*"):
     path.unlink()  # the user's fix
   builder = datasets.build(
-      "magnitude_registry", data_dir, manual_dir=str(manual), image_size=SIZE
+      "magnitude_registry",
+      data_dir,
+      manual_dir=str(manual),
+      image_size=SIZE,
+      strict=True,
   )
   assert len(datasets.data_source(builder, "train")) == 1
   assert len(_complete_datasets(data_dir)) == 1
+
+
+def test_too_many_bad_files_fail_the_build_with_the_table(tmp_path):
+  manual = tmp_path / "images"
+  manual.mkdir()
+  _write_good_png(manual)
+  for i in range(2):
+    (manual / f"bad{i}.dcm").write_bytes(b"\0" * 200 + b"junk")
+  data_dir = str(tmp_path / "tfds")
+  with pytest.raises(
+      datasets.DatasetError, match=r"(?s)2 of 3 files.*unreadable\s+2"
+  ):
+    datasets.build(
+        "magnitude_registry", data_dir, manual_dir=str(manual), image_size=SIZE
+    )
+  assert not _complete_datasets(data_dir)
+  builder = datasets.build(
+      "magnitude_registry",
+      data_dir,
+      manual_dir=str(manual),
+      image_size=SIZE,
+      max_skipped_fraction=0.7,
+  )
+  assert magnitude_registry.read_manifest(builder)["num_skipped"] == 2
+
+
+def test_interpolation_undershoot_is_clipped_and_counted(tmp_path):
+  """A resampled volume (min -610 against max 30393, as an analysis
+  package's output) is kept with its few negative pixels clipped."""
+  manual = tmp_path / "images"
+  manual.mkdir()
+  volume = 30393 * _phantom(np.random.default_rng(4), (SIZE, SIZE)) / 1000
+  volume[0, 0], volume[1, 3], volume[5, 5] = -610, -100, -7
+  write_nifti(manual / "resampled.nii.gz", volume.astype(np.float32))
+  builder = datasets.build(
+      "magnitude_registry",
+      str(tmp_path / "tfds"),
+      manual_dir=str(manual),
+      image_size=SIZE,
+      val_fraction=0,
+      test_fraction=0,
+  )
+  record = datasets.data_source(builder, "train")[0]
+  assert record["magnitude"].min() >= 0
+  manifest = magnitude_registry.read_manifest(builder)
+  assert manifest["num_skipped"] == 0
+  assert manifest["clipped_negative"] == [
+      {"file": "resampled.nii.gz", "pixels": 3}
+  ]
+  assert "Clipped 3 negative pixels" in magnitude_registry.format_manifest(
+      manifest
+  )
 
 
 def test_empty_or_missing_folder(tmp_path):
@@ -314,3 +439,23 @@ def test_image_size_is_in_the_config_name(tmp_path):
       SIZE,
       SIZE,
   )
+
+
+def test_prepare_data_on_a_registry_prints_the_manifest(tmp_path, capsys):
+  manual = tmp_path / "images"
+  manual.mkdir()
+  for seed in range(3):
+    _write_good_png(manual, seed)
+  (manual / "bad.dcm").write_bytes(b"\0" * 200 + b"junk")
+  config = experiment_config.get_config("quicktest")
+  config.data.update(
+      name="magnitude_registry",
+      data_dir=str(tmp_path / "tfds"),
+      manual_dir=str(manual),
+      image_size=SIZE,
+  )
+  path = prepare_data.prepare_data(config, str(tmp_path / "run"))
+  assert path.exists()
+  out = capsys.readouterr().out
+  assert "3 of 4 files used, 1 skipped." in out
+  assert "unreadable" in out and "bad.dcm" in out

@@ -75,7 +75,8 @@ def get_builder(
       fastmri: config ("singlecoil_knee", ...) or challenge and anatomy,
         crop_size, acs_fraction (`fastmri.make_config`);
       magnitude_registry: image_size, percentile, empty_threshold,
-        val_fraction, test_fraction (`magnitude_registry.make_config`).
+        val_fraction, test_fraction, max_skipped_fraction,
+        max_negative_fraction, strict (`magnitude_registry.make_config`).
 
   Returns:
     The TFDS builder; `build` prepares it.
@@ -176,8 +177,9 @@ def build_from_config(data: Any) -> tfds.core.DatasetBuilder:
 
   Fields: name ("synthetic_mri", "fastmri" or "fastmri/<challenge>_<anatomy>",
   "magnitude_registry"), data_dir, manual_dir ("" for none), image_size
-  (the synthetic size, fastMRI crop, registry size), and for synthetic_mri
-  num_train, num_val, num_test, num_coils, seed.
+  (the synthetic size, fastMRI crop, registry size), for synthetic_mri
+  num_train, num_val, num_test, num_coils, seed, and for magnitude_registry
+  max_skipped_fraction, strict.
 
   Args:
     data: ConfigDict (or any object with those attributes).
@@ -201,7 +203,11 @@ def build_from_config(data: Any) -> tfds.core.DatasetBuilder:
     if variant:
       kwargs["config"] = variant
   elif name == magnitude_registry.NAME:
-    kwargs = dict(image_size=data.image_size)
+    kwargs = dict(
+        image_size=data.image_size,
+        max_skipped_fraction=data.max_skipped_fraction,
+        strict=data.strict,
+    )
   else:
     raise ValueError(
         f"Unknown data.name {data.name!r}; use one of {sorted(BUILDERS)}"

@@ -10,12 +10,23 @@ import numpy as np
 
 
 class DatasetError(ValueError):
-  """Bad dataset input: missing/corrupt files, wrong shapes, non-finite data."""
+  """Bad dataset input: missing/corrupt files, wrong shapes, non-finite data.
+
+  Attributes:
+    reason: a short name of what is wrong (e.g. "non_finite"), under which
+      a registry's manifest counts the files it skipped.
+  """
+
+  def __init__(self, message: str, reason: str = "invalid"):
+    super().__init__(message)
+    self.reason = reason
 
 
-def file_error(path: str | os.PathLike, problem: str, fix: str) -> DatasetError:
+def file_error(
+    path: str | os.PathLike, problem: str, fix: str, reason: str = "invalid"
+) -> DatasetError:
   """A DatasetError that names `path`, what is wrong and the fix."""
-  return DatasetError(f"{os.fspath(path)}: {problem} Fix: {fix}")
+  return DatasetError(f"{os.fspath(path)}: {problem} Fix: {fix}", reason)
 
 
 def check_finite(array: np.ndarray, path: str | os.PathLike, what: str) -> None:
@@ -33,4 +44,5 @@ def check_finite(array: np.ndarray, path: str | os.PathLike, what: str) -> None:
         path,
         f"{what} has {count} NaN/inf value(s) of {finite.size}.",
         "re-export or re-download the file, or remove it from the folder.",
+        reason="non_finite",
     )

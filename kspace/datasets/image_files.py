@@ -13,8 +13,14 @@ Readers (chosen by file name, `file_kind`; other files are ignored):
     converted to grayscale ("L"), 16-bit and float modes keep their values;
     multi-page TIFFs give one slice per page.
 
-Per file (`file_examples`), the slices are checked (finite, not negative
-beyond rounding, not all zero), normalised by the file's `percentile`-th
+DICOM headers are checked before the pixels are read (`check_dicom_header`):
+a non-MR modality (CT, ...), a secondary capture, a colour image, a
+localiser, or a phase / real / imaginary image (ImageType) is refused.
+
+Per file (`file_examples`), the slices are checked (finite, not all zero,
+negative values at most interpolation undershoot: their total is at most
+`max_negative_fraction` of the positive total, and they are then clipped
+to zero and counted), normalised by the file's `percentile`-th
 percentile over all its slices (robust to a few hot pixels; one scale per
 volume keeps the relative intensities of its slices) and clipped to [0, 1].
 Each slice is then center-cropped to a square (its shorter side) and resized
@@ -50,8 +56,30 @@ SPLIT_FOLDERS = {
     "validation": ("val", "validation"),
     "test": ("test",),
 }
-# Pixel values below -tolerance * max are not rounding: not a magnitude.
-_NEGATIVE_TOLERANCE = 1e-3
+# Negative values whose total is at most this fraction of the positive
+# total are interpolation undershoot (a resampled volume), clipped to zero;
+# more is a phase, real/imaginary or CT image.
+MAX_NEGATIVE_FRACTION = 0.01
+# Why a file is refused (`DatasetError.reason`), as the manifest lists it.
+REASONS = {
+    "unreadable": "corrupt, truncated or not the format its name says",
+    "no_pixel_data": "no image (a DICOMDIR, report or presentation state)",
+    "undecodable": "compressed pixel data no installed decoder reads",
+    "not_mr": "a modality other than MR (CT, PET, ...)",
+    "secondary_capture": "a secondary capture (screenshot, derived image)",
+    "colour": "a colour (RGB) image",
+    "localizer": "a localiser / scout",
+    "not_magnitude": "a phase, real or imaginary image (ImageType)",
+    "dimensions": "not a 2-D image or 3-D volume",
+    "non_finite": "NaN or inf pixels",
+    "negative": "negative values beyond interpolation undershoot",
+    "empty": "all zero, or no slice above empty_threshold",
+}
+# DICOM SOP classes of secondary captures (PS3.4 B.5).
+_SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
+# ImageType values (third and later) of a non-magnitude MR image.
+_NOT_MAGNITUDE_TYPES = {"P", "PHASE", "R", "REAL", "I", "IMAGINARY"}
+_LOCALIZER_TYPES = {"LOCALIZER", "SCOUT"}
 
 MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Put magnitude images (DICOM .dcm, NIfTI .nii/.nii.gz, PNG/TIFF/JPEG) in
@@ -89,6 +117,61 @@ def file_kind(path: str) -> str | None:
   return None
 
 
+def check_dicom_header(dataset, path: str) -> None:
+  """Refuses what is not a magnitude MR image, from the header alone.
+
+  Args:
+    dataset: a pydicom Dataset (pixels not needed).
+    path: its file, for the message.
+
+  Raises:
+    DatasetError: with reason not_mr, secondary_capture, colour, localizer
+      or not_magnitude.
+  """
+  modality = str(dataset.get("Modality", "MR")).upper()
+  if modality != "MR":
+    raise errors.file_error(
+        path,
+        f"is a {modality} image, not MR.",
+        "export only the MR series.",
+        reason="not_mr",
+    )
+  if str(dataset.get("SOPClassUID", "")).startswith(_SECONDARY_CAPTURE_PREFIX):
+    raise errors.file_error(
+        path,
+        "is a secondary capture (a screenshot or derived image).",
+        "export the original MR series.",
+        reason="secondary_capture",
+    )
+  if int(dataset.get("SamplesPerPixel", 1) or 1) != 1:
+    raise errors.file_error(
+        path,
+        "is a colour image (SamplesPerPixel"
+        f" {dataset.get('SamplesPerPixel')}).",
+        "export the grayscale MR series.",
+        reason="colour",
+    )
+  image_type = dataset.get("ImageType", [])
+  if isinstance(image_type, str):  # One value, or a raw backslash list.
+    image_type = image_type.split("\\")
+  image_type = [str(v).upper() for v in image_type]
+  shown = "\\".join(image_type)
+  if _LOCALIZER_TYPES & set(image_type):
+    raise errors.file_error(
+        path,
+        f"is a localiser (ImageType {shown}).",
+        "leave localisers out of the export.",
+        reason="localizer",
+    )
+  if _NOT_MAGNITUDE_TYPES & set(image_type[2:]):
+    raise errors.file_error(
+        path,
+        f"is not a magnitude image (ImageType {shown}).",
+        "export the magnitude (M) images of the series.",
+        reason="not_magnitude",
+    )
+
+
 def read_dicom(path: str) -> np.ndarray:
   """The slices of a DICOM file, with rescale slope/intercept applied.
 
@@ -108,13 +191,16 @@ def read_dicom(path: str) -> np.ndarray:
         path,
         f"is not a readable DICOM file ({e}).",
         "re-export it or remove it from the folder.",
+        reason="unreadable",
     ) from e
   if "PixelData" not in dataset:
     raise errors.file_error(
         path,
         "has no pixel data (a DICOMDIR or report?).",
         "remove it from the folder.",
+        reason="no_pixel_data",
     )
+  check_dicom_header(dataset, path)
   try:
     pixels = dataset.pixel_array
   except Exception as e:  # pydicom raises many types for bad/compressed data.
@@ -123,13 +209,10 @@ def read_dicom(path: str) -> np.ndarray:
         f"pixel data cannot be decoded ({type(e).__name__}: {e}).",
         "if it is compressed, install pylibjpeg/pylibjpeg-libjpeg or"
         " decompress it (e.g. `gdcmconv --raw`); otherwise re-export it.",
+        reason="undecodable",
     ) from e
   pixels = np.asarray(pixels, np.float64)
-  samples = int(getattr(dataset, "SamplesPerPixel", 1))
   frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
-  if samples == 3:
-    # ITU-R BT.601 luma, as Pillow's "L" conversion.
-    pixels = pixels @ np.array([0.299, 0.587, 0.114])
   if frames == 1:
     pixels = pixels[None]
   if pixels.ndim != 3:
@@ -138,6 +221,7 @@ def read_dicom(path: str) -> np.ndarray:
         f"pixel array has shape {pixels.shape}, expected (H, W) or"
         " (frames, H, W).",
         "re-export it as a grayscale image.",
+        reason="dimensions",
     )
   if getattr(dataset, "PhotometricInterpretation", "") == "MONOCHROME1":
     # MONOCHROME1 shows low values bright; flip so signal is high.
@@ -167,6 +251,7 @@ def read_nifti(path: str) -> np.ndarray:
           path,
           "holds complex values.",
           "save np.abs(data): this registry holds magnitude images.",
+          reason="not_magnitude",
       )
     data = np.asarray(image.get_fdata(), np.float64)
   except errors.DatasetError:
@@ -176,6 +261,7 @@ def read_nifti(path: str) -> np.ndarray:
         path,
         f"is not a readable NIfTI file ({type(e).__name__}: {e}).",
         "re-export it or remove it from the folder.",
+        reason="unreadable",
     ) from e
   while data.ndim > 3 and data.shape[-1] == 1:
     data = data[..., 0]
@@ -187,6 +273,7 @@ def read_nifti(path: str) -> np.ndarray:
         f"has shape {data.shape}; expected a 2-D image or 3-D volume.",
         "split 4-D series (echoes, time points) into 3-D files, e.g. with"
         " nibabel.funcs.four_to_three.",
+        reason="dimensions",
     )
   return np.moveaxis(data, -1, 0)
 
@@ -217,10 +304,14 @@ def read_image(path: str) -> np.ndarray:
         path,
         f"is not a readable image ({e}).",
         "re-export it or remove it from the folder.",
+        reason="unreadable",
     ) from e
   if len({f.shape for f in frames}) != 1:
     raise errors.file_error(
-        path, "has pages of different sizes.", "save one image per file."
+        path,
+        "has pages of different sizes.",
+        "save one image per file.",
+        reason="dimensions",
     )
   return np.stack(frames)
 
@@ -243,7 +334,9 @@ def inspect_file(path: str) -> None:
             path,
             "has no image (Rows/Columns missing: a DICOMDIR or report?).",
             "remove it from the folder.",
+            reason="no_pixel_data",
         )
+      check_dicom_header(dataset, path)
     elif kind == "nifti":
       header = nibabel.load(path).header
       shape = tuple(s for s in header.get_data_shape())
@@ -256,6 +349,7 @@ def inspect_file(path: str) -> None:
             " 3-D volume.",
             "split 4-D series (echoes, time points) into 3-D files, e.g."
             " with nibabel.funcs.four_to_three.",
+            reason="dimensions",
         )
     elif kind == "image":
       with Image.open(path) as image:
@@ -265,6 +359,7 @@ def inspect_file(path: str) -> None:
           path,
           "has an unsupported type.",
           "use DICOM, NIfTI, PNG, TIFF or JPEG.",
+          reason="unreadable",
       )
   except errors.DatasetError:
     raise
@@ -273,6 +368,7 @@ def inspect_file(path: str) -> None:
         path,
         f"is not a readable {KIND_NAMES[kind]} file ({type(e).__name__}: {e}).",
         "re-export it or remove it from the folder.",
+        reason="unreadable",
     ) from e
 
 
@@ -290,18 +386,24 @@ def scan_fields(path: str) -> dict:
 READERS = {"dicom": read_dicom, "nifti": read_nifti, "image": read_image}
 
 
-def read_slices(path: str) -> np.ndarray:
+def read_slices(
+    path: str, max_negative_fraction: float = MAX_NEGATIVE_FRACTION
+) -> tuple[np.ndarray, int]:
   """The raw slices of any supported file, validated.
 
   Args:
     path: the file.
+    max_negative_fraction: negative values whose total is at most this
+      fraction of the positive total are interpolation undershoot and are
+      clipped to zero; more refuses the file.
 
   Returns:
-    float64 (N, H, W), non-negative (rounding below 0 is clipped).
+    (float64 (N, H, W) non-negative slices, the number of pixels clipped).
 
   Raises:
     DatasetError: unreadable file, wrong dimensionality, NaN/inf, negative
-      values, or an all-zero image.
+      values beyond undershoot, or an all-zero image (its `reason` names
+      which, see `REASONS`).
   """
   kind = file_kind(path)
   if kind is None:
@@ -309,26 +411,37 @@ def read_slices(path: str) -> np.ndarray:
         path,
         "has an unsupported type.",
         "use DICOM, NIfTI, PNG, TIFF or JPEG.",
+        reason="unreadable",
     )
   slices = READERS[kind](path)
   if slices.ndim != 3 or min(slices.shape) < 1:
     raise errors.file_error(
-        path, f"gives slices of shape {slices.shape}.", "check the file."
+        path,
+        f"gives slices of shape {slices.shape}.",
+        "check the file.",
+        reason="dimensions",
     )
   errors.check_finite(slices, path, "pixel data")
-  peak = slices.max()
-  if peak <= 0:
-    raise errors.file_error(
-        path, "is all zero (or negative).", "remove it from the folder."
-    )
-  if slices.min() < -_NEGATIVE_TOLERANCE * peak:
+  positive = np.maximum(slices, 0)
+  if positive.max() <= 0:
     raise errors.file_error(
         path,
-        f"has negative values (min {slices.min():g}, max {peak:g}); this"
-        " looks like a phase, real/imaginary or CT image, not a magnitude.",
-        "export magnitude images.",
+        "is all zero (or negative).",
+        "remove it from the folder.",
+        reason="empty",
     )
-  return np.maximum(slices, 0)
+  negative = positive - slices
+  if negative.sum() > max_negative_fraction * positive.sum():
+    raise errors.file_error(
+        path,
+        f"has negative values (min {slices.min():g}, max {slices.max():g},"
+        f" negative total {negative.sum() / positive.sum():.1%} of the"
+        " positive); this looks like a phase, real/imaginary or CT image, not"
+        " a magnitude.",
+        "export magnitude images.",
+        reason="negative",
+    )
+  return positive, int(np.count_nonzero(negative))
 
 
 def normalize(slices: np.ndarray, percentile: float) -> np.ndarray:
@@ -462,8 +575,12 @@ def assign_splits(
 
 
 def file_examples(
-    path: str, image_size: int, percentile: float, empty_threshold: float
-) -> list[tuple[int, np.ndarray]]:
+    path: str,
+    image_size: int,
+    percentile: float,
+    empty_threshold: float,
+    max_negative_fraction: float = MAX_NEGATIVE_FRACTION,
+) -> tuple[list[tuple[int, np.ndarray]], int]:
   """Reads, normalises and resizes one file's non-empty slices.
 
   Args:
@@ -471,16 +588,20 @@ def file_examples(
     image_size: S.
     percentile: normalisation percentile over the file's slices.
     empty_threshold: slices whose max is below this are skipped.
+    max_negative_fraction: see `read_slices`.
 
   Returns:
-    [(slice_index, magnitude (S, S) float32 in [0, 1])].
+    ([(slice_index, magnitude (S, S) float32 in [0, 1])], the number of
+    negative pixels clipped to zero).
 
   Raises:
     DatasetError: see `read_slices`.
   """
-  slices = normalize(read_slices(path), percentile)
-  return [
+  slices, num_clipped = read_slices(path, max_negative_fraction)
+  slices = normalize(slices, percentile)
+  examples = [
       (index, square_resize(image, image_size))
       for index, image in enumerate(slices)
       if image.max() >= empty_threshold
   ]
+  return examples, num_clipped

@@ -6,6 +6,14 @@ normalised by the file's `percentile`-th percentile and clipped to [0, 1],
 center-cropped to a square and resized to image_size; slices whose maximum
 is below `empty_threshold` are skipped.
 
+Bad files (`image_files.REASONS`: corrupt, non-MR, secondary capture,
+colour, localiser, phase/real/imaginary, wrong dimensions, NaN, negative,
+empty) are skipped and listed with their reason in `manifest.json` beside the
+dataset (`read_manifest`, `format_manifest`), which also counts the negative
+pixels clipped from interpolation undershoot; the build fails only when more
+than `max_skipped_fraction` of the files are skipped. `strict=True` fails at
+the first bad file instead.
+
 Splits: if manual_dir has subfolders named train / val (or validation) /
 test, their files form those splits. Otherwise every file is assigned to a
 split by a hash of its relative path (`val_fraction`, `test_fraction`;
@@ -20,7 +28,9 @@ Feature dict (S = image_size):
     where the header lacks them and for NIfTI and PNG/TIFF/JPEG files.
 """
 
+import collections
 import dataclasses
+import json
 import os
 
 import numpy as np
@@ -44,6 +54,10 @@ class MagnitudeRegistryConfig(tfds.core.BuilderConfig):
     empty_threshold: slices with max below this (after normalisation) are
       skipped.
     val_fraction, test_fraction: hash split shares (no split subfolders).
+    max_skipped_fraction: fail when more than this share of files is bad.
+    max_negative_fraction: negative values up to this share of the positive
+      total are clipped (interpolation undershoot), more refuse the file.
+    strict: fail at the first bad file instead of skipping it.
     files_fingerprint: hash of the files the config was made for.
   """
 
@@ -52,6 +66,9 @@ class MagnitudeRegistryConfig(tfds.core.BuilderConfig):
   empty_threshold: float = 0.01
   val_fraction: float = 0.1
   test_fraction: float = 0.1
+  max_skipped_fraction: float = 0.5
+  max_negative_fraction: float = image_files.MAX_NEGATIVE_FRACTION
+  strict: bool = False
   files_fingerprint: str = ""
 
   def __repr__(self) -> str:
@@ -65,6 +82,9 @@ def make_config(
     empty_threshold: float = 0.01,
     val_fraction: float = 0.1,
     test_fraction: float = 0.1,
+    max_skipped_fraction: float = 0.5,
+    max_negative_fraction: float = image_files.MAX_NEGATIVE_FRACTION,
+    strict: bool = False,
     manual_dir: str | None = None,
 ) -> MagnitudeRegistryConfig:
   """A config named after its fields and (with manual_dir) the files.
@@ -74,10 +94,15 @@ def make_config(
     percentile: in (0, 100].
     empty_threshold: in [0, 1).
     val_fraction, test_fraction: >= 0, sum < 1.
+    max_skipped_fraction: in [0, 1].
+    max_negative_fraction: in [0, 1).
+    strict: fail at the first bad file.
     manual_dir: if given, its files are fingerprinted into the name.
 
   Returns:
-    A MagnitudeRegistryConfig, e.g. "s128_p99.5_e0.01_v0.1_t0.1_1a2b3c4d5e".
+    A MagnitudeRegistryConfig, e.g.
+    "s128_p99.5_e0.01_v0.1_t0.1_k0.5_n0.01_1a2b3c4d5e" ("_strict" before
+    the fingerprint when strict).
   """
   if image_size < 8 or not 0 < percentile <= 100:
     raise ValueError(
@@ -93,9 +118,16 @@ def make_config(
         "val_fraction and test_fraction must be >= 0 with sum < 1, got"
         f" {val_fraction}, {test_fraction}."
     )
+  if not 0 <= max_skipped_fraction <= 1 or not 0 <= max_negative_fraction < 1:
+    raise ValueError(
+        "max_skipped_fraction must be in [0, 1] and max_negative_fraction in"
+        f" [0, 1), got {max_skipped_fraction}, {max_negative_fraction}."
+    )
   name = (
       f"s{image_size}_p{percentile:g}_e{empty_threshold:g}"
       f"_v{val_fraction:g}_t{test_fraction:g}"
+      f"_k{max_skipped_fraction:g}_n{max_negative_fraction:g}"
+      + "_strict" * bool(strict)
   )
   fingerprint = ""
   if manual_dir is not None:
@@ -112,6 +144,9 @@ def make_config(
       empty_threshold=float(empty_threshold),
       val_fraction=float(val_fraction),
       test_fraction=float(test_fraction),
+      max_skipped_fraction=float(max_skipped_fraction),
+      max_negative_fraction=float(max_negative_fraction),
+      strict=bool(strict),
       files_fingerprint=fingerprint,
   )
 
@@ -123,7 +158,10 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
   VERSION = tfds.core.Version("1.1.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
-      "1.1.0": "Scan parameters from DICOM headers (NaN / -1 if unknown).",
+      "1.1.0": (
+          "Scan parameters from DICOM headers (NaN / -1 if unknown); bad"
+          " files skipped and listed in manifest.json."
+      ),
   }
   MANUAL_DOWNLOAD_INSTRUCTIONS = image_files.MANUAL_DOWNLOAD_INSTRUCTIONS
   BUILDER_CONFIGS = [make_config()]
@@ -155,13 +193,16 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
           f"{manual_dir}: the files changed since this config was made. Fix:"
           " call kspace.datasets.build again (it makes a new config)."
       )
-    # Check every file's header before TFDS writes a record, so a bad file
-    # is named up front; pixel data is read (and checked) once, while
-    # writing, which keeps memory flat for large folders.
-    for path in paths:
-      image_files.inspect_file(path)
+    # Every file is read and checked before TFDS writes a record, so the
+    # splits and the manifest know the usable files; pixels are read again
+    # while writing, which keeps memory flat for large folders.
+    usable, manifest = _screen(manual_dir, paths, config)
+    _check_skipped(manual_dir, manifest, config.max_skipped_fraction)
+    # TFDS prepares in a temporary folder renamed when complete, so the
+    # manifest appears together with the dataset.
+    (self.data_path / MANIFEST).write_text(json.dumps(manifest, indent=1))
     splits = image_files.assign_splits(
-        manual_dir, paths, config.val_fraction, config.test_fraction
+        manual_dir, usable, config.val_fraction, config.test_fraction
     )
     return {
         split: self._generate_examples(manual_dir, split, split_paths)
@@ -174,9 +215,14 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
     for path in paths:
       source = os.path.relpath(path, manual_dir)
       scan = image_files.scan_fields(path)
-      for index, image in image_files.file_examples(
-          path, config.image_size, config.percentile, config.empty_threshold
-      ):
+      examples, _ = image_files.file_examples(
+          path,
+          config.image_size,
+          config.percentile,
+          config.empty_threshold,
+          config.max_negative_fraction,
+      )
+      for index, image in examples:
         count += 1
         yield f"{source}:{index}", {
             "magnitude": image,
@@ -191,3 +237,86 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
           f"split {split!r} has no slices above empty_threshold.",
           "lower empty_threshold or add images to the split.",
       )
+
+
+MANIFEST = "manifest.json"
+
+
+def _screen(
+    manual_dir: str, paths: list[str], config: MagnitudeRegistryConfig
+) -> tuple[list[str], dict]:
+  """The usable files and the manifest of the others (see module doc)."""
+  usable, skipped, clipped = [], [], []
+  for path in paths:
+    source = os.path.relpath(path, manual_dir)
+    try:
+      image_files.inspect_file(path)
+      _, num_clipped = image_files.file_examples(
+          path,
+          config.image_size,
+          config.percentile,
+          config.empty_threshold,
+          config.max_negative_fraction,
+      )
+    except errors.DatasetError as e:
+      if config.strict:
+        raise
+      # The message starts with the absolute path; keep only the relative.
+      detail = str(e).replace(path, source)
+      skipped.append({"file": source, "reason": e.reason, "detail": detail})
+      continue
+    usable.append(path)
+    if num_clipped:
+      clipped.append({"file": source, "pixels": num_clipped})
+  reasons = collections.Counter(entry["reason"] for entry in skipped)
+  manifest = {
+      "num_files": len(paths),
+      "num_used": len(usable),
+      "num_skipped": len(skipped),
+      "skipped_by_reason": dict(sorted(reasons.items())),
+      "skipped": skipped,
+      "clipped_negative": clipped,
+      "num_clipped_pixels": sum(entry["pixels"] for entry in clipped),
+  }
+  return usable, manifest
+
+
+def _check_skipped(manual_dir: str, manifest: dict, limit: float) -> None:
+  fraction = manifest["num_skipped"] / max(manifest["num_files"], 1)
+  if manifest["num_used"] and fraction <= limit:
+    return
+  raise errors.file_error(
+      manual_dir,
+      f"{manifest['num_skipped']} of {manifest['num_files']} files are"
+      f" unusable ({fraction:.0%} > max_skipped_fraction {limit:g}):\n"
+      + format_manifest(manifest),
+      "fix or remove the files listed, or raise max_skipped_fraction.",
+  )
+
+
+def read_manifest(builder) -> dict:
+  """The prepared registry's manifest (skipped and clipped files)."""
+  return json.loads((builder.data_path / MANIFEST).read_text())
+
+
+def format_manifest(manifest: dict, max_files: int = 5) -> str:
+  """A short text table: files skipped per reason, a few examples each, and
+  the negative pixels clipped."""
+  lines = [
+      f"{manifest['num_used']} of {manifest['num_files']} files used,"
+      f" {manifest['num_skipped']} skipped."
+  ]
+  if manifest["skipped"]:
+    lines.append(f"  {'reason':<18} {'files':>6}  e.g.")
+    for reason, count in manifest["skipped_by_reason"].items():
+      examples = [
+          e["file"] for e in manifest["skipped"] if e["reason"] == reason
+      ][:max_files]
+      lines.append(f"  {reason:<18} {count:>6}  {', '.join(examples)}")
+  if manifest["clipped_negative"]:
+    lines.append(
+        f"  Clipped {manifest['num_clipped_pixels']} negative pixels"
+        " (interpolation undershoot) in"
+        f" {len(manifest['clipped_negative'])} file(s)."
+    )
+  return "\n".join(lines)
