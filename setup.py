@@ -45,10 +45,22 @@ setuptools.setup(
         "pydicom>=3.0",
         "nibabel>=5.2",
         "pillow>=10",
+        # Compressed DICOM, as PACS exports are: JPEG baseline / extended /
+        # lossless and JPEG-LS (libjpeg, GPL-3.0), JPEG 2000 (openjpeg),
+        # RLE (rle); uncompressed needs none.
+        "pylibjpeg>=2.0",
+        "pylibjpeg-libjpeg>=2.1",
+        "pylibjpeg-openjpeg>=2.3",
+        "pylibjpeg-rle>=2.0",
         # recon.metrics (Student-t intervals), recon.hallucination (labels).
         "scipy>=1.12",
     ],
     extras_require={
-        "test": ["pytest>=8", "scikit-image>=0.24"],
+        "test": [
+            "pytest>=8",
+            "scikit-image>=0.24",
+            # Independent encoders for the compressed-DICOM tests.
+            "imagecodecs>=2024.1",
+        ],
     },
 )

@@ -4,8 +4,10 @@ No TFDS here: the `magnitude_registry` builder calls these.
 
 Readers (chosen by file name, `file_kind`; other files are ignored):
   * DICOM (.dcm, .dicom, .ima, or any file with the "DICM" preamble):
-    pydicom; RescaleSlope/RescaleIntercept applied; multi-frame files give
-    one slice per frame; MONOCHROME1 is inverted; RGB is converted to luma.
+    pydicom, uncompressed or compressed (RLE, JPEG baseline / extended /
+    lossless, JPEG-LS, JPEG 2000: the pylibjpeg plugins); RescaleSlope /
+    RescaleIntercept applied; multi-frame files give one slice per frame;
+    MONOCHROME1 is inverted.
   * NIfTI (.nii, .nii.gz): nibabel with scl_slope/scl_inter applied; 2-D
     images give one slice, 3-D volumes one slice per index of the LAST axis
     (voxel axes as stored, not reoriented); 4-D only with a last axis of 1.
@@ -207,8 +209,9 @@ def read_dicom(path: str) -> np.ndarray:
     raise errors.file_error(
         path,
         f"pixel data cannot be decoded ({type(e).__name__}: {e}).",
-        "if it is compressed, install pylibjpeg/pylibjpeg-libjpeg or"
-        " decompress it (e.g. `gdcmconv --raw`); otherwise re-export it.",
+        "if it is compressed, check that the decoders install_requires"
+        " names (pylibjpeg and its plugins) are installed, or decompress it"
+        " (e.g. `gdcmconv --raw`); otherwise re-export it.",
         reason="undecodable",
     ) from e
   pixels = np.asarray(pixels, np.float64)
