@@ -34,24 +34,32 @@ SCAN_HEADER = {
 }
 
 
-def write_dicom(path, pixels, slope=1.0, intercept=0.0, **header):
-  """A minimal uncompressed MR DICOM file built from scratch, with any
-  further `header` keywords (e.g. EchoTime=4.5) set."""
+def mr_dataset(
+    shape, transfer_syntax=ExplicitVRLittleEndian, bits_allocated=16, bits=16
+):
+  """A minimal single-frame MR DICOM dataset of `shape` without pixels."""
   meta = FileMetaDataset()
   meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE
   meta.MediaStorageSOPInstanceUID = generate_uid()
-  meta.TransferSyntaxUID = ExplicitVRLittleEndian
-  ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+  meta.TransferSyntaxUID = transfer_syntax
+  ds = FileDataset("", {}, file_meta=meta, preamble=b"\0" * 128)
   ds.SOPClassUID = MR_IMAGE_STORAGE
   ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
   ds.Modality = "MR"
-  ds.Rows, ds.Columns = pixels.shape
+  ds.Rows, ds.Columns = shape
   ds.SamplesPerPixel = 1
   ds.PhotometricInterpretation = "MONOCHROME2"
-  ds.BitsAllocated = 16
-  ds.BitsStored = 16
-  ds.HighBit = 15
+  ds.BitsAllocated = bits_allocated
+  ds.BitsStored = bits
+  ds.HighBit = bits - 1
   ds.PixelRepresentation = 0
+  return ds
+
+
+def write_dicom(path, pixels, slope=1.0, intercept=0.0, **header):
+  """A minimal uncompressed MR DICOM file built from scratch, with any
+  further `header` keywords (e.g. EchoTime=4.5) set."""
+  ds = mr_dataset(pixels.shape)
   ds.RescaleSlope = slope
   ds.RescaleIntercept = intercept
   ds.PixelData = pixels.astype(np.uint16).tobytes()
@@ -266,10 +274,10 @@ BAD_FILES = [
     (_dicom({"SamplesPerPixel": 3}), "colour", "bad.dcm.*colour"),
     (
         lambda p: write_nifti(
-            p / "bad.nii", np.ones((SIZE, SIZE, 2, 3), np.float32)
+            p / "bad.nii", np.ones((SIZE, SIZE, 2, 3, 2), np.float32)
         ),
         "dimensions",
-        "bad.nii.*4-D",
+        "bad.nii.*has shape",
     ),
     (
         lambda p: write_nifti(
@@ -398,7 +406,7 @@ def test_interpolation_undershoot_is_clipped_and_counted(tmp_path):
   manifest = magnitude_registry.read_manifest(builder)
   assert manifest["num_skipped"] == 0
   assert manifest["clipped_negative"] == [
-      {"file": "resampled.nii.gz", "pixels": 3}
+      {"volume": "resampled.nii.gz", "pixels": 3}
   ]
   assert "Clipped 3 negative pixels" in magnitude_registry.format_manifest(
       manifest
@@ -457,5 +465,5 @@ def test_prepare_data_on_a_registry_prints_the_manifest(tmp_path, capsys):
   path = prepare_data.prepare_data(config, str(tmp_path / "run"))
   assert path.exists()
   out = capsys.readouterr().out
-  assert "3 of 4 files used, 1 skipped." in out
+  assert "3 of 4 files used (3 volumes), 1 skipped." in out
   assert "unreadable" in out and "bad.dcm" in out

@@ -8,14 +8,12 @@ import pydicom
 import pytest
 from pydicom import encaps
 from pydicom import uid
-from pydicom.dataset import FileDataset
-from pydicom.dataset import FileMetaDataset
 
 from kspace import datasets
 from kspace.datasets import image_files
 from kspace.datasets import magnitude_registry
+from tests import magnitude_registry_test as registry_test
 
-MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 SHAPE = (24, 20)
 
 
@@ -28,23 +26,21 @@ def _pixels(bits: int) -> np.ndarray:
   return np.round(values).astype(np.uint8 if bits == 8 else np.uint16)
 
 
-def _dataset(syntax, pixels, bits_stored) -> FileDataset:
-  meta = FileMetaDataset()
-  meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE
-  meta.MediaStorageSOPInstanceUID = uid.generate_uid()
-  meta.TransferSyntaxUID = syntax
-  ds = FileDataset("x", {}, file_meta=meta, preamble=b"\0" * 128)
-  ds.SOPClassUID = MR_IMAGE_STORAGE
-  ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-  ds.Modality = "MR"
-  ds.Rows, ds.Columns = pixels.shape
-  ds.SamplesPerPixel = 1
-  ds.PhotometricInterpretation = "MONOCHROME2"
-  ds.BitsAllocated = pixels.dtype.itemsize * 8
-  ds.BitsStored = bits_stored
-  ds.HighBit = bits_stored - 1
-  ds.PixelRepresentation = 0
-  return ds
+def _dataset(syntax, pixels, bits_stored):
+  return registry_test.mr_dataset(
+      pixels.shape, syntax, pixels.dtype.itemsize * 8, bits_stored
+  )
+
+
+def _build(manual, tmp_path):
+  return datasets.build(
+      "magnitude_registry",
+      str(tmp_path / "tfds"),
+      manual_dir=str(manual),
+      image_size=16,
+      val_fraction=0,
+      test_fraction=0,
+  )
 
 
 def _encapsulated(syntax, encode, bits):
@@ -159,14 +155,7 @@ def test_registry_of_every_transfer_syntax_uses_every_file(tmp_path):
   manual.mkdir()
   for name, (write, _) in SYNTAXES.items():
     write(manual / f"{name}.dcm")
-  builder = datasets.build(
-      "magnitude_registry",
-      str(tmp_path / "tfds"),
-      manual_dir=str(manual),
-      image_size=16,
-      val_fraction=0,
-      test_fraction=0,
-  )
+  builder = _build(manual, tmp_path)
   manifest = magnitude_registry.read_manifest(builder)
   assert manifest["num_skipped"] == 0, manifest["skipped"]
   source = datasets.data_source(builder, "train")
@@ -186,13 +175,6 @@ def test_corrupt_compressed_pixel_data_is_skipped_as_undecodable(tmp_path):
   ds.save_as(str(manual / "broken.dcm"), enforce_file_format=True)
   with pytest.raises(datasets.DatasetError, match="broken.dcm.*decoded"):
     image_files.read_dicom(str(manual / "broken.dcm"))
-  builder = datasets.build(
-      "magnitude_registry",
-      str(tmp_path / "tfds"),
-      manual_dir=str(manual),
-      image_size=16,
-      val_fraction=0,
-      test_fraction=0,
-  )
+  builder = _build(manual, tmp_path)
   manifest = magnitude_registry.read_manifest(builder)
   assert manifest["skipped_by_reason"] == {"undecodable": 1}

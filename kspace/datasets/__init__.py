@@ -14,7 +14,8 @@ Datasets (each builder module's docstring documents its feature dict):
   * `fastmri`: the official fastMRI .h5 files from manual_dir, read by
     `fastmri_files`.
   * `magnitude_registry`: a folder of DICOM / NIfTI / PNG / TIFF images,
-    read by `image_files`.
+    read by `image_files` and grouped into volumes by `registry_volumes`;
+    bad files are skipped and listed in the dataset's manifest.json.
 Shared by the file readers: `files` (listing fingerprints, cropping) and
 `errors` (`DatasetError` naming the file and the fix).
 

@@ -19,21 +19,20 @@ DICOM headers are checked before the pixels are read (`check_dicom_header`):
 a non-MR modality (CT, ...), a secondary capture, a colour image, a
 localiser, or a phase / real / imaginary image (ImageType) is refused.
 
-Per file (`file_examples`), the slices are checked (finite, not all zero,
-negative values at most interpolation undershoot: their total is at most
-`max_negative_fraction` of the positive total, and they are then clipped
-to zero and counted), normalised by the file's `percentile`-th
-percentile over all its slices (robust to a few hot pixels; one scale per
-volume keeps the relative intensities of its slices) and clipped to [0, 1].
-Each slice is then center-cropped to a square (its shorter side) and resized
-to image_size with Pillow's antialiased bicubic filter (clipped to [0, 1]
-again). Slices whose maximum is below `empty_threshold` after normalisation
-(e.g. the empty ends of a NIfTI volume) are skipped.
+Per file (`read_slices`), the slices are checked: finite, not all zero,
+negative values at most interpolation undershoot (their total at most
+`max_negative_fraction` of the positive total; they are then clipped to
+zero and counted). `registry_volumes` groups files into volumes and
+normalises each by its `percentile`-th percentile (`normalize`: robust to a
+few hot pixels; one scale per volume keeps the relative intensities of its
+slices), clipped to [0, 1]; each slice is then center-cropped to a square
+(its shorter side) and resized (`square_resize`, Pillow's antialiased
+bicubic filter, clipped to [0, 1] again).
 
 Splits (`assign_splits`): if manual_dir has subfolders named train / val (or
-validation) / test, their files form those splits. Otherwise every file is
-assigned to a split by a hash of its relative path (whole files, so the
-slices of one volume never straddle splits).
+validation) / test, their volumes form those splits. Otherwise each volume
+is assigned to a split by a hash of its name (whole volumes, so the slices
+of one volume never straddle splits).
 """
 
 import hashlib
@@ -47,7 +46,6 @@ from PIL import ImageSequence
 
 from kspace.datasets import errors
 from kspace.datasets import files
-from kspace.datasets import scan_headers
 
 DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -174,6 +172,51 @@ def check_dicom_header(dataset, path: str) -> None:
     )
 
 
+def slice_position(orientation, position) -> float | None:
+  """Where a slice lies along its normal (ImageOrientationPatient row x
+  column, dotted with ImagePositionPatient); None when either is missing."""
+  try:
+    cosines = np.asarray([float(v) for v in orientation], np.float64)
+    origin = np.asarray([float(v) for v in position], np.float64)
+  except (TypeError, ValueError):
+    return None
+  if cosines.shape != (6,) or origin.shape != (3,):
+    return None
+  return float(np.cross(cosines[:3], cosines[3:]) @ origin)
+
+
+def _frame_geometry(dataset, index: int):
+  """(orientation, position) of frame `index` of an enhanced (multi-frame)
+  DICOM, from its per-frame or shared functional groups."""
+  found = {}
+  for groups in (
+      "PerFrameFunctionalGroupsSequence",
+      "SharedFunctionalGroupsSequence",
+  ):
+    sequence = dataset.get(groups)
+    if not sequence:
+      continue
+    group = sequence[index if groups.startswith("PerFrame") else 0]
+    for name, item, key in (
+        ("orientation", "PlaneOrientationSequence", "ImageOrientationPatient"),
+        ("position", "PlanePositionSequence", "ImagePositionPatient"),
+    ):
+      if name not in found and group.get(item):
+        found[name] = group.get(item)[0].get(key)
+  return found.get("orientation"), found.get("position")
+
+
+def frame_order(dataset, frames: int) -> np.ndarray:
+  """The frames of a multi-frame DICOM in slice order: by position along
+  the normal when every frame has one, else as stored."""
+  positions = [
+      slice_position(*_frame_geometry(dataset, i)) for i in range(frames)
+  ]
+  if any(p is None for p in positions):
+    return np.arange(frames)
+  return np.argsort(positions, kind="stable")
+
+
 def read_dicom(path: str) -> np.ndarray:
   """The slices of a DICOM file, with rescale slope/intercept applied.
 
@@ -181,7 +224,7 @@ def read_dicom(path: str) -> np.ndarray:
     path: the file.
 
   Returns:
-    float64 (N, H, W), one slice per frame.
+    float64 (N, H, W), one slice per frame (in slice order, `frame_order`).
 
   Raises:
     DatasetError: unreadable, no pixel data, undecodable or not 2-D frames.
@@ -218,6 +261,8 @@ def read_dicom(path: str) -> np.ndarray:
   frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
   if frames == 1:
     pixels = pixels[None]
+  elif pixels.ndim == 3:
+    pixels = pixels[frame_order(dataset, frames)]
   if pixels.ndim != 3:
     raise errors.file_error(
         path,
@@ -234,17 +279,35 @@ def read_dicom(path: str) -> np.ndarray:
   return pixels * slope + intercept
 
 
-def read_nifti(path: str) -> np.ndarray:
-  """The slices of a NIfTI file (slices along the last axis), scaled.
+def _nifti_shape(path: str, shape) -> tuple[int, ...]:
+  """The data shape without trailing singleton axes; 2-D to 4-D."""
+  shape = tuple(int(s) for s in shape)
+  while len(shape) > 2 and shape[-1] == 1:
+    shape = shape[:-1]
+  if len(shape) not in (2, 3, 4):
+    raise errors.file_error(
+        path,
+        f"has shape {shape}; expected a 2-D image, a 3-D volume or a 4-D"
+        " series of volumes.",
+        "split it into 3-D files, e.g. with nibabel.funcs.four_to_three.",
+        reason="dimensions",
+    )
+  return shape
+
+
+def read_nifti(path: str, volume_index: int | None = None) -> np.ndarray:
+  """The slices of a NIfTI file (slices along the third axis), scaled.
 
   Args:
     path: the file.
+    volume_index: for a 4-D file, which volume along the fourth axis.
 
   Returns:
     float64 (N, H, W).
 
   Raises:
-    DatasetError: unreadable, complex, or not a 2-D image / 3-D volume.
+    DatasetError: unreadable, complex, more than 4-D, or 4-D without a
+      volume_index.
   """
   try:
     image = nibabel.load(path)
@@ -266,18 +329,19 @@ def read_nifti(path: str) -> np.ndarray:
         "re-export it or remove it from the folder.",
         reason="unreadable",
     ) from e
-  while data.ndim > 3 and data.shape[-1] == 1:
-    data = data[..., 0]
+  data = data.reshape(_nifti_shape(path, data.shape))
   if data.ndim == 2:
     return data[None]
-  if data.ndim != 3:
-    raise errors.file_error(
-        path,
-        f"has shape {data.shape}; expected a 2-D image or 3-D volume.",
-        "split 4-D series (echoes, time points) into 3-D files, e.g. with"
-        " nibabel.funcs.four_to_three.",
-        reason="dimensions",
-    )
+  if data.ndim == 4:
+    if volume_index is None or not 0 <= volume_index < data.shape[3]:
+      raise errors.file_error(
+          path,
+          f"is a 4-D series of shape {data.shape}; volume {volume_index}"
+          " was asked for.",
+          "choose volumes with the registry's nifti_volumes.",
+          reason="dimensions",
+      )
+    data = data[..., volume_index]
   return np.moveaxis(data, -1, 0)
 
 
@@ -319,11 +383,15 @@ def read_image(path: str) -> np.ndarray:
   return np.stack(frames)
 
 
-def inspect_file(path: str) -> None:
+def inspect_file(path: str):
   """Cheap header-level check that `path` opens and has image dimensions.
 
   Args:
     path: a file under manual_dir.
+
+  Returns:
+    The header: a pydicom Dataset without pixels (DICOM), the data shape
+    with trailing singleton axes dropped (NIfTI), or None (PNG/TIFF/JPEG).
 
   Raises:
     DatasetError: naming the file and the fix.
@@ -340,23 +408,14 @@ def inspect_file(path: str) -> None:
             reason="no_pixel_data",
         )
       check_dicom_header(dataset, path)
-    elif kind == "nifti":
-      header = nibabel.load(path).header
-      shape = tuple(s for s in header.get_data_shape())
-      while len(shape) > 3 and shape[-1] == 1:
-        shape = shape[:-1]
-      if len(shape) not in (2, 3):
-        raise errors.file_error(
-            path,
-            f"has shape {header.get_data_shape()}; expected a 2-D image or"
-            " 3-D volume.",
-            "split 4-D series (echoes, time points) into 3-D files, e.g."
-            " with nibabel.funcs.four_to_three.",
-            reason="dimensions",
-        )
-    elif kind == "image":
+      return dataset
+    if kind == "nifti":
+      shape = _nifti_shape(path, nibabel.load(path).header.get_data_shape())
+      return shape
+    if kind == "image":
       with Image.open(path) as image:
         image.size  # pylint: disable=pointless-statement
+      return None
     else:
       raise errors.file_error(
           path,
@@ -375,22 +434,13 @@ def inspect_file(path: str) -> None:
     ) from e
 
 
-def scan_fields(path: str) -> dict:
-  """The scan parameters in a file's header (`scan_headers`).
-
-  DICOM headers give what they have; NIfTI and PNG/TIFF/JPEG carry none,
-  so every field is unknown. Call after `inspect_file` accepted the file.
-  """
-  if file_kind(path) != "dicom":
-    return scan_headers.unknown()
-  return scan_headers.from_dicom(pydicom.dcmread(path, stop_before_pixels=True))
-
-
 READERS = {"dicom": read_dicom, "nifti": read_nifti, "image": read_image}
 
 
 def read_slices(
-    path: str, max_negative_fraction: float = MAX_NEGATIVE_FRACTION
+    path: str,
+    max_negative_fraction: float = MAX_NEGATIVE_FRACTION,
+    volume_index: int | None = None,
 ) -> tuple[np.ndarray, int]:
   """The raw slices of any supported file, validated.
 
@@ -399,6 +449,7 @@ def read_slices(
     max_negative_fraction: negative values whose total is at most this
       fraction of the positive total are interpolation undershoot and are
       clipped to zero; more refuses the file.
+    volume_index: the volume of a 4-D NIfTI file.
 
   Returns:
     (float64 (N, H, W) non-negative slices, the number of pixels clipped).
@@ -416,7 +467,10 @@ def read_slices(
         "use DICOM, NIfTI, PNG, TIFF or JPEG.",
         reason="unreadable",
     )
-  slices = READERS[kind](path)
+  if kind == "nifti":
+    slices = read_nifti(path, volume_index)
+  else:
+    slices = READERS[kind](path)
   if slices.ndim != 3 or min(slices.shape) < 1:
     raise errors.file_error(
         path,
@@ -515,48 +569,46 @@ def list_images(manual_dir: str) -> list[str]:
 
 def assign_splits(
     manual_dir: str,
-    paths: list[str],
+    names: list[str],
     val_fraction: float,
     test_fraction: float,
 ) -> dict[str, list[str]]:
-  """Files per split: from split subfolders, else by a hash of the path.
+  """Volumes per split: from split subfolders, else by a hash of the name.
 
-  Hash order is deterministic and independent of file order; the first
-  round(val_fraction * n) files (at least one if the fraction is > 0 and
-  there are >= 3 files) go to validation, the next to test, the rest to
-  train. Empty splits are omitted.
+  Hash order is deterministic and independent of listing order; the first
+  round(val_fraction * n) volumes (at least one if the fraction is > 0 and
+  there are >= 3) go to validation, the next to test, the rest to train.
+  Empty splits are omitted.
 
   Args:
     manual_dir: root folder.
-    paths: supported files under it.
+    names: the volumes' names, paths relative to manual_dir
+      (`registry_volumes.Volume.name`).
     val_fraction, test_fraction: used only without split subfolders.
 
   Returns:
-    dict split -> sorted paths.
+    dict split -> sorted names.
   """
-  relative = {p: os.path.relpath(p, manual_dir) for p in paths}
-  top = {p: r.split(os.sep)[0].lower() for p, r in relative.items()}
+  top = {n: n.split(os.sep)[0].lower() for n in names}
   has_folders = any(
       os.path.isdir(os.path.join(manual_dir, name))
-      for names in SPLIT_FOLDERS.values()
-      for name in names
+      for folders in SPLIT_FOLDERS.values()
+      for name in folders
   )
   if has_folders:
     splits = {
-        split: sorted(p for p in paths if top[p] in names)
-        for split, names in SPLIT_FOLDERS.items()
+        split: sorted(n for n in names if top[n] in folders)
+        for split, folders in SPLIT_FOLDERS.items()
     }
-    outside = [p for p in paths if not any(p in s for s in splits.values())]
+    outside = [n for n in names if not any(n in s for s in splits.values())]
     if outside:
       raise errors.file_error(
-          outside[0],
+          os.path.join(manual_dir, outside[0]),
           "is outside the train/val/test subfolders that define the splits.",
           "move it into one of them (or remove the split subfolders).",
       )
   else:
-    ordered = sorted(
-        paths, key=lambda p: hashlib.sha1(relative[p].encode()).hexdigest()
-    )
+    ordered = sorted(names, key=lambda n: hashlib.sha1(n.encode()).hexdigest())
     count = len(ordered)
 
     def share(fraction: float) -> int:
@@ -569,42 +621,9 @@ def assign_splits(
         "test": sorted(ordered[num_val : num_val + num_test]),
         "train": sorted(ordered[num_val + num_test :]),
     }
-  splits = {split: ps for split, ps in splits.items() if ps}
+  splits = {split: ns for split, ns in splits.items() if ns}
   if not splits:
     raise errors.file_error(
         manual_dir, "has no files in any split.", MANUAL_DOWNLOAD_INSTRUCTIONS
     )
   return splits
-
-
-def file_examples(
-    path: str,
-    image_size: int,
-    percentile: float,
-    empty_threshold: float,
-    max_negative_fraction: float = MAX_NEGATIVE_FRACTION,
-) -> tuple[list[tuple[int, np.ndarray]], int]:
-  """Reads, normalises and resizes one file's non-empty slices.
-
-  Args:
-    path: a supported file.
-    image_size: S.
-    percentile: normalisation percentile over the file's slices.
-    empty_threshold: slices whose max is below this are skipped.
-    max_negative_fraction: see `read_slices`.
-
-  Returns:
-    ([(slice_index, magnitude (S, S) float32 in [0, 1])], the number of
-    negative pixels clipped to zero).
-
-  Raises:
-    DatasetError: see `read_slices`.
-  """
-  slices, num_clipped = read_slices(path, max_negative_fraction)
-  slices = normalize(slices, percentile)
-  examples = [
-      (index, square_resize(image, image_size))
-      for index, image in enumerate(slices)
-      if image.max() >= empty_threshold
-  ]
-  return examples, num_clipped

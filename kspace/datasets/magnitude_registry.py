@@ -1,28 +1,39 @@
 """`magnitude_registry`: a folder of the user's magnitude-only images.
 
-DICOM, NIfTI, PNG, TIFF and JPEG files anywhere under manual_dir are read by
-`image_files` (its docstring lists the readers): each file's slices are
-normalised by the file's `percentile`-th percentile and clipped to [0, 1],
-center-cropped to a square and resized to image_size; slices whose maximum
-is below `empty_threshold` are skipped.
+DICOM (uncompressed or compressed), NIfTI, PNG, TIFF and JPEG files anywhere
+under manual_dir are read by `image_files` (its docstring lists the readers)
+and grouped into volumes by `registry_volumes` (DICOM series in slice order,
+multi-frame files, the chosen volumes of 4-D NIfTI files). Each volume's
+slices are normalised by the volume's `percentile`-th percentile and clipped
+to [0, 1], center-cropped to a square and resized to image_size; slices
+whose maximum is below `empty_threshold` are skipped.
 
 Bad files (`image_files.REASONS`: corrupt, non-MR, secondary capture,
 colour, localiser, phase/real/imaginary, wrong dimensions, NaN, negative,
 empty) are skipped and listed with their reason in `manifest.json` beside the
 dataset (`read_manifest`, `format_manifest`), which also counts the negative
-pixels clipped from interpolation undershoot; the build fails only when more
-than `max_skipped_fraction` of the files are skipped. `strict=True` fails at
-the first bad file instead.
+pixels clipped from interpolation undershoot; a file whose pixels are bad
+takes the rest of its volume with it. The build fails only when more than
+`max_skipped_fraction` of the files are skipped; `strict=True` fails at the
+first bad file instead.
 
 Splits: if manual_dir has subfolders named train / val (or validation) /
-test, their files form those splits. Otherwise every file is assigned to a
-split by a hash of its relative path (`val_fraction`, `test_fraction`;
-whole files, so the slices of one volume never straddle splits).
+test, their volumes form those splits. Otherwise each volume is assigned to
+a split by a hash of its name (`val_fraction`, `test_fraction`), so the
+slices of one volume never straddle splits.
+
+Privacy: records and the manifest hold pixels, scan parameters and names
+of files relative to manual_dir, nothing else from the headers (no patient
+names, IDs, dates, accession numbers or UIDs). When the file names
+themselves carry identifiers, `hash_sources=True` replaces every name by a
+salted hash (`source_salt`, kept out of the dataset: only a hash of it
+enters the config name).
 
 Feature dict (S = image_size):
   magnitude: (S, S) float32 in [0, 1].
-  source: text, the file path relative to manual_dir.
-  slice_index: int32, slice (frame, page) within the file.
+  volume_id: text, the volume's name (`registry_volumes.Volume.name`).
+  source: text, the slice's file relative to manual_dir.
+  slice_index: int32, the slice's place in its volume.
   field_strength_t, echo_time_ms, b0_direction, sequence: the scan
     parameters of a DICOM header (`scan_headers.from_dicom`); NaN / -1
     where the header lacks them and for NIfTI and PNG/TIFF/JPEG files.
@@ -30,6 +41,7 @@ Feature dict (S = image_size):
 
 import collections
 import dataclasses
+import hashlib
 import json
 import os
 
@@ -39,6 +51,7 @@ import tensorflow_datasets as tfds
 from kspace.datasets import errors
 from kspace.datasets import files
 from kspace.datasets import image_files
+from kspace.datasets import registry_volumes
 from kspace.datasets import scan_headers
 
 NAME = "magnitude_registry"
@@ -50,7 +63,7 @@ class MagnitudeRegistryConfig(tfds.core.BuilderConfig):
 
   Attributes:
     image_size: stored square side S.
-    percentile: per-file normalisation percentile, in (0, 100].
+    percentile: per-volume normalisation percentile, in (0, 100].
     empty_threshold: slices with max below this (after normalisation) are
       skipped.
     val_fraction, test_fraction: hash split shares (no split subfolders).
@@ -58,6 +71,9 @@ class MagnitudeRegistryConfig(tfds.core.BuilderConfig):
     max_negative_fraction: negative values up to this share of the positive
       total are clipped (interpolation undershoot), more refuse the file.
     strict: fail at the first bad file instead of skipping it.
+    nifti_volumes: volumes of 4-D NIfTI files, "all" or indices "0,2".
+    hash_sources: store salted hashes instead of file names.
+    source_salt: the salt (not stored; its hash is in the name).
     files_fingerprint: hash of the files the config was made for.
   """
 
@@ -69,6 +85,9 @@ class MagnitudeRegistryConfig(tfds.core.BuilderConfig):
   max_skipped_fraction: float = 0.5
   max_negative_fraction: float = image_files.MAX_NEGATIVE_FRACTION
   strict: bool = False
+  nifti_volumes: str = "all"
+  hash_sources: bool = False
+  source_salt: str = ""
   files_fingerprint: str = ""
 
   def __repr__(self) -> str:
@@ -85,6 +104,9 @@ def make_config(
     max_skipped_fraction: float = 0.5,
     max_negative_fraction: float = image_files.MAX_NEGATIVE_FRACTION,
     strict: bool = False,
+    nifti_volumes: str = "all",
+    hash_sources: bool = False,
+    source_salt: str = "",
     manual_dir: str | None = None,
 ) -> MagnitudeRegistryConfig:
   """A config named after its fields and (with manual_dir) the files.
@@ -97,12 +119,15 @@ def make_config(
     max_skipped_fraction: in [0, 1].
     max_negative_fraction: in [0, 1).
     strict: fail at the first bad file.
+    nifti_volumes: "all" or comma-separated indices of 4-D NIfTI volumes.
+    hash_sources: replace file names by salted hashes in the records.
+    source_salt: the salt of those hashes.
     manual_dir: if given, its files are fingerprinted into the name.
 
   Returns:
     A MagnitudeRegistryConfig, e.g.
-    "s128_p99.5_e0.01_v0.1_t0.1_k0.5_n0.01_1a2b3c4d5e" ("_strict" before
-    the fingerprint when strict).
+    "s128_p99.5_e0.01_v0.1_t0.1_k0.5_n0.01_volall_1a2b3c4d5e" ("_strict"
+    and "_h<hash of the salt>" before the fingerprint when set).
   """
   if image_size < 8 or not 0 < percentile <= 100:
     raise ValueError(
@@ -128,7 +153,11 @@ def make_config(
       f"_v{val_fraction:g}_t{test_fraction:g}"
       f"_k{max_skipped_fraction:g}_n{max_negative_fraction:g}"
       + "_strict" * bool(strict)
+      + f"_vol{'-'.join(nifti_volumes.split(','))}"
   )
+  registry_volumes.parse_volume_indices(nifti_volumes)  # Checks the value.
+  if hash_sources:
+    name += "_h" + hashlib.sha256(source_salt.encode()).hexdigest()[:8]
   fingerprint = ""
   if manual_dir is not None:
     manual_dir = files.check_folder(manual_dir, NAME)
@@ -147,6 +176,9 @@ def make_config(
       max_skipped_fraction=float(max_skipped_fraction),
       max_negative_fraction=float(max_negative_fraction),
       strict=bool(strict),
+      nifti_volumes=str(nifti_volumes),
+      hash_sources=bool(hash_sources),
+      source_salt=str(source_salt),
       files_fingerprint=fingerprint,
   )
 
@@ -159,8 +191,10 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
       "1.1.0": (
-          "Scan parameters from DICOM headers (NaN / -1 if unknown); bad"
-          " files skipped and listed in manifest.json."
+          "Volumes (DICOM series, multi-frame, 4-D NIfTI) with volume_id;"
+          " scan parameters from DICOM headers (NaN / -1 if unknown); bad"
+          " files skipped and listed in manifest.json; optional hashed"
+          " sources."
       ),
   }
   MANUAL_DOWNLOAD_INSTRUCTIONS = image_files.MANUAL_DOWNLOAD_INSTRUCTIONS
@@ -175,6 +209,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
             "magnitude": tfds.features.Tensor(
                 shape=(size, size), dtype=np.float32
             ),
+            "volume_id": tfds.features.Text(),
             "source": tfds.features.Text(),
             "slice_index": tfds.features.Scalar(dtype=np.int32),
             **scan_headers.features(),
@@ -193,40 +228,43 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
           f"{manual_dir}: the files changed since this config was made. Fix:"
           " call kspace.datasets.build again (it makes a new config)."
       )
-    # Every file is read and checked before TFDS writes a record, so the
-    # splits and the manifest know the usable files; pixels are read again
+    # Every volume is read and checked before TFDS writes a record, so the
+    # splits and the manifest know the usable ones; pixels are read again
     # while writing, which keeps memory flat for large folders.
-    usable, manifest = _screen(manual_dir, paths, config)
+    public = _public_name(config)
+    volumes, manifest = _screen(manual_dir, paths, config, public)
     _check_skipped(manual_dir, manifest, config.max_skipped_fraction)
     # TFDS prepares in a temporary folder renamed when complete, so the
     # manifest appears together with the dataset.
     (self.data_path / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    by_name = {volume.name: volume for volume in volumes}
     splits = image_files.assign_splits(
-        manual_dir, usable, config.val_fraction, config.test_fraction
+        manual_dir, list(by_name), config.val_fraction, config.test_fraction
     )
     return {
-        split: self._generate_examples(manual_dir, split, split_paths)
-        for split, split_paths in splits.items()
+        split: self._generate_examples(
+            manual_dir, split, [by_name[n] for n in names], public
+        )
+        for split, names in splits.items()
     }
 
-  def _generate_examples(self, manual_dir, split, paths):
+  def _generate_examples(self, manual_dir, split, volumes, public):
     config = self.builder_config
     count = 0
-    for path in paths:
-      source = os.path.relpath(path, manual_dir)
-      scan = image_files.scan_fields(path)
-      examples, _ = image_files.file_examples(
-          path,
-          config.image_size,
-          config.percentile,
-          config.empty_threshold,
-          config.max_negative_fraction,
+    for volume in volumes:
+      volume_id = public(volume.name)
+      scan = registry_volumes.scan_fields(volume)
+      slices, slice_files, _ = registry_volumes.read(
+          volume, config.percentile, config.max_negative_fraction
       )
-      for index, image in examples:
+      for index, (image, path) in enumerate(zip(slices, slice_files)):
+        if image.max() < config.empty_threshold:
+          continue
         count += 1
-        yield f"{source}:{index}", {
-            "magnitude": image,
-            "source": source,
+        yield f"{volume_id}:{index}", {
+            "magnitude": image_files.square_resize(image, config.image_size),
+            "volume_id": volume_id,
+            "source": public(os.path.relpath(path, manual_dir)),
             "slice_index": index,
             **scan,
         }
@@ -242,37 +280,60 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
 MANIFEST = "manifest.json"
 
 
-def _screen(
-    manual_dir: str, paths: list[str], config: MagnitudeRegistryConfig
-) -> tuple[list[str], dict]:
-  """The usable files and the manifest of the others (see module doc)."""
-  usable, skipped, clipped = [], [], []
-  for path in paths:
-    source = os.path.relpath(path, manual_dir)
+def _public_name(config: MagnitudeRegistryConfig):
+  """name -> what the records and manifest store: the relative name, or
+  its salted hash with hash_sources."""
+  if not config.hash_sources:
+    return lambda name: name
+  salt = config.source_salt.encode()
+  return lambda name: hashlib.sha256(salt + name.encode()).hexdigest()[:20]
+
+
+def _screen(manual_dir: str, paths: list[str], config, public):
+  """The usable volumes and the manifest of the skipped files."""
+  volumes, refused = registry_volumes.plan(
+      manual_dir, paths, config.nifti_volumes, config.strict
+  )
+  relative = lambda path: public(os.path.relpath(path, manual_dir))
+  # path -> (reason, detail) of every file that is skipped; the message
+  # names the bad file by its absolute path, the manifest by its relative.
+  bad_files = {
+      path: (e.reason, str(e).replace(path, relative(path)))
+      for path, e in refused
+  }
+  usable, clipped = [], []
+  for volume in volumes:
     try:
-      image_files.inspect_file(path)
-      _, num_clipped = image_files.file_examples(
-          path,
-          config.image_size,
-          config.percentile,
-          config.empty_threshold,
-          config.max_negative_fraction,
+      _, _, num_clipped = registry_volumes.read(
+          volume, config.percentile, config.max_negative_fraction
       )
     except errors.DatasetError as e:
       if config.strict:
         raise
-      # The message starts with the absolute path; keep only the relative.
-      detail = str(e).replace(path, source)
-      skipped.append({"file": source, "reason": e.reason, "detail": detail})
+      bad = next((p for p in volume.paths if p in str(e)), volume.paths[0])
+      for path in volume.paths:
+        bad_files.setdefault(
+            path,
+            (e.reason, str(e).replace(bad, relative(bad)))
+            if path == bad
+            else (e.reason, f"in the volume of {relative(bad)}, which is bad."),
+        )
       continue
-    usable.append(path)
+    usable.append(volume)
     if num_clipped:
-      clipped.append({"file": source, "pixels": num_clipped})
+      clipped.append({"volume": public(volume.name), "pixels": num_clipped})
+  used = {path for volume in usable for path in volume.paths}
+  skipped = [
+      {"file": relative(path), "reason": reason, "detail": detail}
+      for path, (reason, detail) in sorted(bad_files.items())
+      if path not in used  # a 4-D NIfTI with one usable volume is used
+  ]
   reasons = collections.Counter(entry["reason"] for entry in skipped)
   manifest = {
       "num_files": len(paths),
-      "num_used": len(usable),
+      "num_used": len(used),
       "num_skipped": len(skipped),
+      "num_volumes": len(usable),
       "skipped_by_reason": dict(sorted(reasons.items())),
       "skipped": skipped,
       "clipped_negative": clipped,
@@ -283,7 +344,7 @@ def _screen(
 
 def _check_skipped(manual_dir: str, manifest: dict, limit: float) -> None:
   fraction = manifest["num_skipped"] / max(manifest["num_files"], 1)
-  if manifest["num_used"] and fraction <= limit:
+  if manifest["num_volumes"] and fraction <= limit:
     return
   raise errors.file_error(
       manual_dir,
@@ -303,8 +364,9 @@ def format_manifest(manifest: dict, max_files: int = 5) -> str:
   """A short text table: files skipped per reason, a few examples each, and
   the negative pixels clipped."""
   lines = [
-      f"{manifest['num_used']} of {manifest['num_files']} files used,"
-      f" {manifest['num_skipped']} skipped."
+      f"{manifest['num_used']} of {manifest['num_files']} files used"
+      f" ({manifest['num_volumes']} volumes), {manifest['num_skipped']}"
+      " skipped."
   ]
   if manifest["skipped"]:
     lines.append(f"  {'reason':<18} {'files':>6}  e.g.")
@@ -317,6 +379,6 @@ def format_manifest(manifest: dict, max_files: int = 5) -> str:
     lines.append(
         f"  Clipped {manifest['num_clipped_pixels']} negative pixels"
         " (interpolation undershoot) in"
-        f" {len(manifest['clipped_negative'])} file(s)."
+        f" {len(manifest['clipped_negative'])} volume(s)."
     )
   return "\n".join(lines)

@@ -110,19 +110,51 @@ def b0_in_image_axes(orientation: Sequence[float] | None) -> np.ndarray:
   return np.array([row[2], column[2], normal[2]], np.float32)
 
 
+def _first_frame_group(dataset, sequence: str, key: str):
+  """`key` of `sequence` in an enhanced (multi-frame) DICOM's shared, else
+  first per-frame, functional group; None where absent."""
+  for groups in (
+      "SharedFunctionalGroupsSequence",
+      "PerFrameFunctionalGroupsSequence",
+  ):
+    group = (dataset.get(groups) or [None])[0]
+    if group is not None and group.get(sequence):
+      value = group.get(sequence)[0].get(key)
+      if value is not None:
+        return value
+  return None
+
+
 def from_dicom(dataset) -> dict:
-  """The scan fields of a pydicom Dataset (see the module docstring)."""
+  """The scan fields of a pydicom Dataset (see the module docstring).
+
+  An enhanced (multi-frame) MR file keeps the echo time in MREchoSequence
+  (EffectiveEchoTime), the orientation in PlaneOrientationSequence and
+  the sequence family in EchoPulseSequence (SPIN, GRADIENT; BOTH is
+  unknown); these are read where the classic fields are absent.
+  """
   fields = unknown()
   fields["field_strength_t"] = np.float32(
       _positive(dataset.get("MagneticFieldStrength"))
   )
-  fields["echo_time_ms"] = np.float32(_positive(dataset.get("EchoTime")))
-  fields["b0_direction"] = b0_in_image_axes(
-      dataset.get("ImageOrientationPatient")
-  )
+  echo_time = dataset.get("EchoTime")
+  if echo_time is None:
+    echo_time = _first_frame_group(
+        dataset, "MREchoSequence", "EffectiveEchoTime"
+    )
+  fields["echo_time_ms"] = np.float32(_positive(echo_time))
+  orientation = dataset.get("ImageOrientationPatient")
+  if orientation is None:
+    orientation = _first_frame_group(
+        dataset, "PlaneOrientationSequence", "ImageOrientationPatient"
+    )
+  fields["b0_direction"] = b0_in_image_axes(orientation)
   scanning = dataset.get("ScanningSequence")
   if scanning is not None and isinstance(scanning, str):
     scanning = scanning.split("\\")
+  if scanning is None:
+    pulse = str(dataset.get("EchoPulseSequence", "")).upper()
+    scanning = {"SPIN": ["SE"], "GRADIENT": ["GR"]}.get(pulse)
   fields["sequence"] = np.int32(sequence_family(scanning))
   return fields
 
