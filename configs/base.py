@@ -55,11 +55,17 @@ def get_data_config(image_size: int = 128) -> ml_collections.ConfigDict:
   data.num_coils = 0
   # Seed of the synthetic set: the same seed gives the same images.
   data.seed = 0
-  # magnitude_registry: bad files are skipped and listed in manifest.json;
-  # the build fails when more than this share is skipped, or at the first
-  # bad file with strict.
-  data.max_skipped_fraction = 0.5
-  data.strict = False
+  # magnitude_registry only (see its module docstring).
+  data.registry = ml_collections.ConfigDict()
+  # Bad files are skipped and listed in manifest.json; the build fails when
+  # more than this share is skipped, or at the first bad file with strict.
+  data.registry.max_skipped_fraction = 0.5
+  data.registry.strict = False
+  # Volumes of 4-D NIfTI files: "all" or indices, e.g. "0" or "0,2".
+  data.registry.nifti_volumes = "all"
+  # When file names carry patient identifiers: store salted hashes of them.
+  data.registry.hash_sources = False
+  data.registry.source_salt = ""
   return data
 
 

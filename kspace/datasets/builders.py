@@ -76,7 +76,8 @@ def get_builder(
         crop_size, acs_fraction (`fastmri.make_config`);
       magnitude_registry: image_size, percentile, empty_threshold,
         val_fraction, test_fraction, max_skipped_fraction,
-        max_negative_fraction, strict (`magnitude_registry.make_config`).
+        max_negative_fraction, strict, nifti_volumes, hash_sources,
+        source_salt (`magnitude_registry.make_config`).
 
   Returns:
     The TFDS builder; `build` prepares it.
@@ -179,7 +180,8 @@ def build_from_config(data: Any) -> tfds.core.DatasetBuilder:
   "magnitude_registry"), data_dir, manual_dir ("" for none), image_size
   (the synthetic size, fastMRI crop, registry size), for synthetic_mri
   num_train, num_val, num_test, num_coils, seed, and for magnitude_registry
-  max_skipped_fraction, strict.
+  the fields of `registry` (max_skipped_fraction, strict, nifti_volumes,
+  hash_sources, source_salt).
 
   Args:
     data: ConfigDict (or any object with those attributes).
@@ -203,11 +205,7 @@ def build_from_config(data: Any) -> tfds.core.DatasetBuilder:
     if variant:
       kwargs["config"] = variant
   elif name == magnitude_registry.NAME:
-    kwargs = dict(
-        image_size=data.image_size,
-        max_skipped_fraction=data.max_skipped_fraction,
-        strict=data.strict,
-    )
+    kwargs = dict(image_size=data.image_size, **data.registry)
   else:
     raise ValueError(
         f"Unknown data.name {data.name!r}; use one of {sorted(BUILDERS)}"
