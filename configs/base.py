@@ -59,6 +59,8 @@ def get_data_config(image_size: int = 128) -> ml_collections.ConfigDict:
   data.registry = ml_collections.ConfigDict()
   # Bad files are skipped and listed in manifest.json; the build fails when
   # more than this share is skipped, or at the first bad file with strict.
+  data.registry.val_fraction = 0.1  # without split subfolders, by hash
+  data.registry.test_fraction = 0.1
   data.registry.max_skipped_fraction = 0.5
   data.registry.strict = False
   # Volumes of 4-D NIfTI files: "all" or indices, e.g. "0" or "0,2".

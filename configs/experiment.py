@@ -21,6 +21,15 @@ Variants (`--config=configs/experiment.py:<variant>`):
                 models can also be named with --config.sbdm_workdir /
                 --config.gan_workdir, trained elsewhere).
   synthetic128  128x128 on one GPU.
+  registry      your own magnitude-only registry (the user's path): the
+                phase arms pre-synthesize phases for the registry's images
+                (--config.registry.manual_dir=<folder>) with the SBDM of
+                --config.sbdm_workdir (a train_phase run; "" trains one
+                here) and train a recon net on them; the ground-truth arm
+                trains on synthetic complex images; every net is scored
+                on the synthetic test split's ground truth (or fastMRI's,
+                with --config.data.name=fastmri/multicoil_knee and
+                data.manual_dir). 64x64 as cpu64, one seed.
   fastmri_knee, fastmri_brain
                 fastMRI multi-coil data in data.manual_dir (the .h5 files);
                 the test role is measured k-space, the GT arm trains on the
@@ -102,6 +111,7 @@ _VARIANTS = {
         sampler_steps=18,
     ),
 }
+_VARIANTS["registry"] = dict(_VARIANTS["cpu64"], seeds=(0,))
 _FASTMRI = ("fastmri_knee", "fastmri_brain")
 
 
@@ -146,8 +156,20 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     roles.val = ("validation", 0.0, 1.0)
     roles.test = ("test", 0.0, 1.0)
 
-  # The arms (a subset of ARMS); the oracle needs synthetic data.
+  # The user's magnitude-only registry (kspace.datasets.magnitude_registry)
+  # in manual_dir: when set, the pre-synthesized arms train on all of its
+  # volumes instead of recon_train; the ground-truth arm keeps recon_train
+  # and val / test stay the ground truth of `data`. Its other fields are
+  # the registry's options (configs.base.get_data_config's data.registry).
+  config.registry = base.get_data_config(v["image_size"]).registry
+  config.registry.manual_dir = ""
+  config.registry.val_fraction = config.registry.test_fraction = 0.0
+
+  # The arms (a subset of ARMS); the oracle needs synthetic data (and
+  # rescans recon_train's anatomy: not a registry's).
   config.arms = tuple(a for a in ARMS if not (fastmri and a == "oracle"))
+  if variant == "registry":
+    config.arms = ("smooth_polynomial", "sbdm", "ground_truth")
   # Baseline keyword arguments per arm, e.g. {"smooth_polynomial":
   # {"order": 3}} (score_phase.phase_sources defaults otherwise).
   config.phase_kwargs = ml_collections.ConfigDict()

@@ -5,7 +5,10 @@ its checkpoint when it was interrupted, so rerunning the same command after
 a crash, a kill or a preemption continues where it stopped:
 
   1. data          build the dataset; cut the disjoint roles phase_train,
-                   recon_train, val, test (`kspace.datasets.roles`);
+                   recon_train, val, test (`kspace.datasets.roles`); with
+                   `registry.manual_dir`, also build the user's registry,
+                   whose volumes (role registry_train) replace recon_train
+                   for the pre-synthesized arms;
   2. phase models  train the SBDM and the GAN on phase_train (or use the
                    runs named by `sbdm_workdir` / `gan_workdir`);
   3. presynthesis  per arm, K phases per recon_train magnitude, written once
@@ -37,6 +40,7 @@ from etils import epath
 
 from kspace import datasets
 from kspace import normalize
+from kspace.datasets import magnitude_registry
 from kspace.datasets import phase_store
 from kspace.datasets import roles as roles_lib
 from kspace.simulator import phantom
@@ -132,6 +136,16 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         "The oracle arm rescans synthetic anatomy; drop it from config.arms"
         f" for data.name={config.data.name!r}."
     )
+  if config.variant == "registry" and not config.registry.manual_dir:
+    raise ExperimentError(
+        "The registry variant trains on your images: pass"
+        " --config.registry.manual_dir=<folder of DICOM / NIfTI / PNG files>."
+    )
+  if "oracle" in config.arms and config.registry.manual_dir:
+    raise ExperimentError(
+        "The oracle arm rescans synthetic anatomy, which a registry does not"
+        " have; drop it from config.arms."
+    )
 
 
 def _with_data(
@@ -147,17 +161,41 @@ def _with_data(
 # ---------------------------------------------------------------- stages --
 
 
+def registry_data(config) -> ml_collections.ConfigDict:
+  """The data block of the user's registry, at the experiment's size."""
+  data = ml_collections.ConfigDict(config.data.to_dict())
+  data.name = magnitude_registry.NAME
+  data.manual_dir = config.registry.manual_dir
+  data.registry = {
+      k: v for k, v in config.registry.items() if k != "manual_dir"
+  }
+  return data
+
+
 def data_stage(config, workdir: epath.Path) -> dict[str, roles_lib.Subset]:
-  """Builds the dataset, draws its figure, cuts the roles."""
+  """Builds the dataset (and registry), draws its figure, cuts the roles."""
   if not (workdir / "data_examples.png").exists():
     prepare_data.prepare_data(config, str(workdir))
   builder = datasets.build_from_config(config.data)
   field = config.recon.data.volume_field
-  return roles_lib.assign(
+  roles = roles_lib.assign(
       lambda split: datasets.data_source(builder, split),
       {role: tuple(spec) for role, spec in config.roles.items()},
       field,
+      builder.info.full_name,
   )
+  if config.registry.manual_dir:
+    registry = datasets.build_from_config(registry_data(config))
+    prepare_data.describe(registry)
+    source = datasets.data_source(registry, "train")
+    roles["registry_train"] = roles_lib.Subset(
+        source,
+        np.arange(len(source)),
+        "train",
+        "registry_train",
+        registry.info.full_name,
+    )
+  return roles
 
 
 def phase_model_stage(config, workdir, arm, roles) -> str:
@@ -217,8 +255,13 @@ def _phase_fn_factory(config, arm, phase_dirs, split):
   return lambda records: phase_fn
 
 
-def store_key(config, arm, phase_dirs) -> dict:
-  """What identifies an arm's pre-synthesized phases."""
+def _phase_targets(roles) -> roles_lib.Subset:
+  """The magnitudes the pre-synthesized arms train on."""
+  return roles.get("registry_train", roles["recon_train"])
+
+
+def store_key(config, arm, phase_dirs, source: roles_lib.Subset) -> dict:
+  """What identifies an arm's pre-synthesized phases for `source`."""
   checkpoint = None
   if arm in LEARNED:
     run = epath.Path(phase_dirs[arm]).resolve()
@@ -231,14 +274,15 @@ def store_key(config, arm, phase_dirs) -> dict:
       "seed": config.seed,
       "num_samples": config.num_phase_samples,
       "data": train_loop.as_json(config.data),
-      "role": list(config.roles.recon_train),
+      "role": [source.name, source.dataset, len(source)],
   }
 
 
 def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
-  """K phases per recon_train magnitude for `arm`, written once."""
-  source = roles["recon_train"]
-  key = store_key(config, arm, phase_dirs)
+  """K phases per recon_train (or registry) magnitude for `arm`, written
+  once."""
+  source = _phase_targets(roles)
+  key = store_key(config, arm, phase_dirs, source)
   directory = workdir / "presynthesis" / f"{arm}_{_hash(key)}"
   shape = np.shape(
       source[0]["magnitude"] if "magnitude" in source[0] else source[0]["image"]

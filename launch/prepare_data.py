@@ -133,13 +133,19 @@ def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
       config.data.data_dir,
       path,
   )
+  describe(builder)
+  print(f"Figure: {path}")
+  return path
+
+
+def describe(builder) -> None:
+  """Prints the dataset's splits (and a registry's manifest table)."""
   print(
       f"Dataset {builder.info.full_name}: "
       + ", ".join(
           f"{split} {info.num_examples}"
           for split, info in builder.info.splits.items()
       )
-      + f"\nFigure: {path}"
   )
   if builder.name == magnitude_registry.NAME:
     print(
@@ -147,4 +153,3 @@ def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
             magnitude_registry.read_manifest(builder)
         )
     )
-  return path

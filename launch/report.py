@@ -431,10 +431,20 @@ def write(config, workdir, stores, roles, thresholds, eval_path) -> epath.Path:
       f"{config.data.image_size}; roles "
       + ", ".join(f"{k} {v}" for k, v in role_sizes.items())
       + " (disjoint).",
+      *(
+          [
+              "- registry: the pre-synthesized arms trained on the"
+              f" {role_sizes.get('registry_train')} slices of your registry"
+              " (registry_train) instead of recon_train; the ground-truth arm"
+              " on recon_train."
+          ]
+          if "registry_train" in role_sizes
+          else []
+      ),
       (
           f"- arms: {', '.join(config.arms)}; K = {config.num_phase_samples}"
-          " pre-synthesized phases per recon_train image (one drawn per example"
-          " per step)."
+          " pre-synthesized phases per training magnitude (one drawn per"
+          " example per step)."
       ),
       (
           f"- recon: {rc.model.name} (chans {rc.model.chans}, pools"

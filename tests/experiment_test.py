@@ -10,6 +10,7 @@ import pytest
 from configs import experiment as experiment_config
 from launch import experiment
 from recon import evaluation as recon_evaluation
+from tests import magnitude_registry_test as registry_test
 
 pytestmark = pytest.mark.slow
 
@@ -114,3 +115,61 @@ def test_bad_configs_fail_with_the_fix(finished, tmp_path):
   bad.num_phase_samples = 1
   with pytest.raises(experiment.ExperimentError, match="K >= 2"):
     experiment.run(bad, str(tmp_path / "c"))
+
+
+def test_registry_path_trains_on_the_registry_and_scores_ground_truth(
+    finished, tmp_path
+):
+  """The user's path: a folder of magnitude images (two DICOM series and a
+  PNG) plus the SBDM of a finished run; the phase arms train on the
+  registry's slices, every net is scored on the synthetic test split."""
+  config, workdir, _ = finished
+  manual = tmp_path / "export"
+  manual.mkdir()
+  rng = np.random.default_rng(0)
+  disc = np.add.outer(np.arange(24) - 12, np.arange(24) - 12) ** 2 < 100
+  for series in range(2):
+    for z in range(3):
+      registry_test.write_dicom(
+          manual / f"s{series}_{z}.dcm",
+          np.round(disc * rng.uniform(200, 900, disc.shape)),
+          SeriesInstanceUID=f"1.2.3.{series}",
+          ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+          ImagePositionPatient=[0, 0, z],
+      )
+  registry_test.write_nifti(
+      manual / "vol.nii.gz", (disc * 300.0)[..., None].astype(np.float32)
+  )
+  registry = experiment_config.get_config("registry")
+  assert registry.arms == ("smooth_polynomial", "sbdm", "ground_truth")
+  with pytest.raises(experiment.ExperimentError, match="registry.manual_dir"):
+    experiment.run(registry, str(tmp_path / "nothing"))
+  run_config = _tiny_config(config.data.data_dir)
+  run_config.variant = "registry"
+  run_config.arms = registry.arms
+  run_config.recon_seeds = (0,)
+  run_config.registry.manual_dir = str(manual)
+  run_config.sbdm_workdir = str(workdir / "phase" / "sbdm")
+  report = experiment.run(run_config, str(tmp_path / "run"))
+  results = json.loads((tmp_path / "run" / "results.json").read_text())
+  assert results["roles"]["registry_train"] == 7  # 2 series x 3 + 1 slice
+  assert results["roles"]["test"] == 4
+  assert "slices of your registry" in report.read_text()
+  for result in results["recon"].values():
+    assert list(result["arms"]) == list(registry.arms)
+  # The phases were drawn for the registry's magnitudes.
+  stores = list((tmp_path / "run" / "presynthesis").iterdir())
+  assert len(stores) == 2
+  roles = experiment.data_stage(run_config, tmp_path / "run")
+  first = roles["registry_train"][0]["magnitude"]
+  store = experiment.presynthesis_stage(
+      run_config,
+      tmp_path / "run",
+      "sbdm",
+      roles,
+      {"sbdm": run_config.sbdm_workdir},
+  )
+  np.testing.assert_allclose(
+      store[0]["magnitude"],
+      experiment._magnitudes([{"magnitude": first}])[0],
+  )

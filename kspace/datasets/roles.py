@@ -31,13 +31,24 @@ class Subset(Sequence):
   Attributes:
     split: the split the records come from.
     indices: (N,) int64 record indices into that split.
+    name: the role.
+    dataset: what the records are (a TFDS full name, which holds every
+      field of the data and, for user files, their fingerprint).
   """
 
-  def __init__(self, source: Any, indices: np.ndarray, split: str, name: str):
+  def __init__(
+      self,
+      source: Any,
+      indices: np.ndarray,
+      split: str,
+      name: str,
+      dataset: str = "",
+  ):
     self._source = source
     self.indices = np.asarray(indices, np.int64)
     self.split = split
     self.name = name
+    self.dataset = dataset
 
   def __len__(self) -> int:
     return len(self.indices)
@@ -98,6 +109,7 @@ def assign(
     get_source: Callable[[str], Sequence],
     specs: Mapping[str, RoleSpec],
     volume_field: str,
+    dataset: str = "",
 ) -> dict[str, Subset]:
   """{role: Subset} from {role: (split, start, stop)} volume fractions.
 
@@ -105,6 +117,7 @@ def assign(
     get_source: split name -> random-access records.
     specs: the roles wanted (a subset of `ROLES`).
     volume_field: record key of the volume id (e.g. "volume_id").
+    dataset: the records' dataset name (`Subset.dataset`).
 
   Raises:
     ValueError: an unknown role, a bad or overlapping range, or a role
@@ -126,5 +139,5 @@ def assign(
           " the range larger."
       )
     indices = np.concatenate(volumes[first:last])
-    out[role] = Subset(sources[split], indices, split, role)
+    out[role] = Subset(sources[split], indices, split, role, dataset)
   return out
