@@ -234,3 +234,23 @@ def test_no_patient_identifier_reaches_the_dataset(tmp_path, hash_sources):
   # Names in file names are kept, unless hashed.
   assert ("SMITH_ANNA" in text) is not hash_sources
   assert "s3cret" not in text
+
+
+def test_bad_or_duplicate_file_leaves_the_rest_of_its_series(tmp_path):
+  manual = tmp_path / "pacs"
+  manual.mkdir()
+  names = _write_series(manual, "1.2.3.404", [10, 20, 30])
+  # A truncated slice: the header reads, the pixels do not.
+  path = manual / names[20]
+  path.write_bytes(path.read_bytes()[:-100])
+  # A copy of another slice under a second name.
+  (manual / "copy.dcm").write_bytes((manual / names[30]).read_bytes())
+  builder = _build(manual, tmp_path)
+  manifest = magnitude_registry.read_manifest(builder)
+  assert manifest["skipped_by_reason"] == {"duplicate": 1, "undecodable": 1}
+  skipped = {e["file"] for e in manifest["skipped"]}
+  # The first of the two copies in listing order is kept.
+  assert skipped == {names[20], names[30]}
+  records = sorted(_records(builder), key=lambda r: int(r["slice_index"]))
+  assert [r["source"] for r in records] == [names[10], "copy.dcm"]
+  assert (manifest["num_used"], manifest["num_volumes"]) == (2, 1)

@@ -74,6 +74,7 @@ REASONS = {
     "non_finite": "NaN or inf pixels",
     "negative": "negative values beyond interpolation undershoot",
     "empty": "all zero, or no slice above empty_threshold",
+    "duplicate": "a copy of another file (the same SOPInstanceUID)",
 }
 # DICOM SOP classes of secondary captures (PS3.4 B.5).
 _SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"

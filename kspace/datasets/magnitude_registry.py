@@ -12,8 +12,8 @@ Bad files (`image_files.REASONS`: corrupt, non-MR, secondary capture,
 colour, localiser, phase/real/imaginary, wrong dimensions, NaN, negative,
 empty) are skipped and listed with their reason in `manifest.json` beside the
 dataset (`read_manifest`, `format_manifest`), which also counts the negative
-pixels clipped from interpolation undershoot; a file whose pixels are bad
-takes the rest of its volume with it. The build fails only when more than
+pixels clipped from interpolation undershoot; the rest of a bad file's
+volume is kept. The build fails only when more than
 `max_skipped_fraction` of the files are skipped; `strict=True` fails at the
 first bad file instead.
 
@@ -254,10 +254,10 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
     for volume in volumes:
       volume_id = public(volume.name)
       scan = registry_volumes.scan_fields(volume)
-      slices, slice_files, _ = registry_volumes.read(
+      found = registry_volumes.read(
           volume, config.percentile, config.max_negative_fraction
       )
-      for index, (image, path) in enumerate(zip(slices, slice_files)):
+      for index, (image, path) in enumerate(zip(found.slices, found.files)):
         if image.max() < config.empty_threshold:
           continue
         count += 1
@@ -301,32 +301,27 @@ def _screen(manual_dir: str, paths: list[str], config, public):
       path: (e.reason, str(e).replace(path, relative(path)))
       for path, e in refused
   }
-  usable, clipped = [], []
+  usable, clipped, used = [], [], set()
   for volume in volumes:
-    try:
-      _, _, num_clipped = registry_volumes.read(
-          volume, config.percentile, config.max_negative_fraction
+    found = registry_volumes.read(
+        volume, config.percentile, config.max_negative_fraction, config.strict
+    )
+    for path, e in found.bad_files:
+      bad_files.setdefault(
+          path, (e.reason, str(e).replace(path, relative(path)))
       )
-    except errors.DatasetError as e:
-      if config.strict:
-        raise
-      bad = next((p for p in volume.paths if p in str(e)), volume.paths[0])
-      for path in volume.paths:
-        bad_files.setdefault(
-            path,
-            (e.reason, str(e).replace(bad, relative(bad)))
-            if path == bad
-            else (e.reason, f"in the volume of {relative(bad)}, which is bad."),
-        )
+    if not found.files:
       continue
     usable.append(volume)
-    if num_clipped:
-      clipped.append({"volume": public(volume.name), "pixels": num_clipped})
-  used = {path for volume in usable for path in volume.paths}
+    used.update(found.files)
+    if found.num_clipped:
+      clipped.append(
+          {"volume": public(volume.name), "pixels": found.num_clipped}
+      )
   skipped = [
       {"file": relative(path), "reason": reason, "detail": detail}
       for path, (reason, detail) in sorted(bad_files.items())
-      if path not in used  # a 4-D NIfTI with one usable volume is used
+      if path not in used  # a 4-D NIfTI with a usable volume is used
   ]
   reasons = collections.Counter(entry["reason"] for entry in skipped)
   manifest = {

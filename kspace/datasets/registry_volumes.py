@@ -2,7 +2,8 @@
 
 No TFDS here: the `magnitude_registry` builder calls these.
 
-  * DICOM: single-frame files of one series (SeriesInstanceUID, and within
+  * DICOM: a file repeating another's SOPInstanceUID is a duplicate, left
+    out. Single-frame files of one series (SeriesInstanceUID, and within
     it one echo time and one orientation, as multi-echo series hold several
     volumes) form a volume, ordered by ImagePositionPatient along the slice
     normal, else by InstanceNumber, else by file name. A file without a
@@ -112,16 +113,27 @@ def plan(
   """
   indices = parse_volume_indices(nifti_volumes)
   relative = lambda path: os.path.relpath(path, manual_dir)
-  volumes, refused, series = [], [], {}
+  volumes, refused, series, instances = [], [], {}, {}
   for path in paths:
     try:
       header = image_files.inspect_file(path)
+      kind = image_files.file_kind(path)
+      instance = kind == "dicom" and header.get("SOPInstanceUID")
+      if instance and instance in instances:
+        raise errors.file_error(
+            path,
+            f"is a copy of {relative(instances[instance])} (the same"
+            " SOPInstanceUID).",
+            "remove one of them.",
+            reason="duplicate",
+        )
+      if instance:
+        instances[instance] = path
     except errors.DatasetError as e:
       if strict:
         raise
       refused.append((path, e))
       continue
-    kind = image_files.file_kind(path)
     if kind == "dicom":
       key = _series_key(header)
       frames = int(header.get("NumberOfFrames", 1) or 1)
@@ -143,44 +155,72 @@ def plan(
   return sorted(volumes, key=lambda v: v.name), refused
 
 
+@dataclasses.dataclass
+class VolumeSlices:
+  """What `read` found in a volume.
+
+  Attributes:
+    slices: float64 (N, H, W) in [0, 1], normalised together.
+    files: the file of each slice.
+    num_clipped: negative pixels clipped to zero.
+    bad_files: [(path, error)] of the files left out.
+  """
+
+  slices: np.ndarray
+  files: list[str]
+  num_clipped: int
+  bad_files: list[tuple[str, errors.DatasetError]]
+
+
 def read(
     volume: Volume,
     percentile: float,
     max_negative_fraction: float = image_files.MAX_NEGATIVE_FRACTION,
-) -> tuple[np.ndarray, list[str], int]:
-  """A volume's slices, validated and normalised together.
+    strict: bool = False,
+) -> VolumeSlices:
+  """A volume's slices, validated and normalised together; a bad file
+  (unreadable pixels, NaN, another size than the first good one, ...) is
+  left out and the rest of the volume kept.
 
   Args:
     volume: from `plan`.
     percentile: normalisation percentile over the volume.
     max_negative_fraction: see `image_files.read_slices`.
+    strict: raise at the first bad file instead.
 
   Returns:
-    (float64 (N, H, W) in [0, 1], the file of each slice, the number of
-    negative pixels clipped).
+    The `VolumeSlices` (no slices when every file is bad).
 
   Raises:
-    DatasetError: a file of the volume is bad (its `reason` says why), or
-      the series' slices differ in size.
+    DatasetError: with strict, at the first bad file (its `reason` says
+      why).
   """
-  slices, files, clipped = [], [], 0
+  slices, files, clipped, bad = [], [], 0, []
   for path in volume.paths:
-    pixels, num_clipped = image_files.read_slices(
-        path, max_negative_fraction, volume.volume_index
-    )
-    if slices and pixels.shape[1:] != slices[0].shape[1:]:
-      raise errors.file_error(
-          path,
-          f"has slices of {pixels.shape[1:]}, the rest of its series"
-          f" {slices[0].shape[1:]}.",
-          "export the series again, or remove the odd file.",
-          reason="dimensions",
+    try:
+      pixels, num_clipped = image_files.read_slices(
+          path, max_negative_fraction, volume.volume_index
       )
+      if slices and pixels.shape[1:] != slices[0].shape[1:]:
+        raise errors.file_error(
+            path,
+            f"has slices of {pixels.shape[1:]}, the rest of its series"
+            f" {slices[0].shape[1:]}.",
+            "export the series again, or remove the odd file.",
+            reason="dimensions",
+        )
+    except errors.DatasetError as e:
+      if strict:
+        raise
+      bad.append((path, e))
+      continue
     slices.append(pixels)
     files += [path] * len(pixels)
     clipped += num_clipped
-  stacked = np.concatenate(slices)
-  return image_files.normalize(stacked, percentile), files, clipped
+  if not slices:  # Every file is bad.
+    return VolumeSlices(np.zeros((0, 0, 0)), [], 0, bad)
+  stacked = image_files.normalize(np.concatenate(slices), percentile)
+  return VolumeSlices(stacked, files, clipped, bad)
 
 
 def scan_fields(volume: Volume) -> dict:
