@@ -14,10 +14,14 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from kspace import datasets
+from kspace.datasets import phase_store
 from launch import experiment
 from launch import prepare_data
 from recon import evaluation as recon_evaluation
 from recon import train as recon_train
+from runtime import checkpoints
+from runtime import metric_writers
 from runtime import parallel
 from runtime import train_loop
 from score_phase import evaluation as phase_evaluation
@@ -48,6 +52,17 @@ MODES = {
     "eval_recon": recon_evaluation.evaluate,
 }
 
+# Errors that mean bad input (data, config, checkpoint, stage outputs): each
+# message names the problem and the fix.
+USER_ERRORS = (
+    datasets.DatasetError,
+    phase_store.StoreError,
+    checkpoints.CheckpointError,
+    metric_writers.NonFiniteLossError,
+    experiment.ExperimentError,
+)
+USER_ERROR_EXIT_CODE = 2
+
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Config file (configs/*.py[:arg]).", lock_config=True
 )
@@ -69,6 +84,11 @@ def main(argv):
   except train_loop.Preempted as preempted:
     print(preempted, file=sys.stderr)
     sys.exit(train_loop.PREEMPTED_EXIT_CODE)
+  except USER_ERRORS as e:
+    # Bad input: the message names the problem and the fix; a traceback
+    # from deep inside the stack would only hide it.
+    print(f"Error: {e}", file=sys.stderr)
+    sys.exit(USER_ERROR_EXIT_CODE)
 
 
 if __name__ == "__main__":

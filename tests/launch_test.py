@@ -91,6 +91,33 @@ def test_prepare_data_builds_data_and_writes_figure(tmp_path):
   assert "train 32" in result.stdout
 
 
+def test_bad_input_gives_one_error_line_and_no_traceback(tmp_path):
+  manual = tmp_path / "export"
+  manual.mkdir()
+  (manual / "broken.dcm").write_bytes(b"\0" * 200 + b"junk")
+  result = subprocess.run(
+      [
+          sys.executable,
+          "-m",
+          "launch.main",
+          "--mode=prepare_data",
+          "--config=configs/experiment.py:quicktest",
+          f"--workdir={tmp_path / 'run'}",
+          "--config.data.name=magnitude_registry",
+          f"--config.data.manual_dir={manual}",
+          f"--config.data.data_dir={tmp_path / 'tfds'}",
+      ],
+      capture_output=True,
+      text=True,
+      cwd=pathlib.Path(__file__).parent.parent,
+      check=False,
+  )
+  assert result.returncode == launch_main.USER_ERROR_EXIT_CODE
+  assert "Traceback" not in result.stderr
+  assert "Error: " in result.stderr and "broken.dcm" in result.stderr
+  assert "Fix:" in result.stderr
+
+
 def test_data_figure_shows_what_the_records_have():
   rng = np.random.default_rng(0)
   magnitude = rng.uniform(size=(8, 8)).astype(np.float32)
