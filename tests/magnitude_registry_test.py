@@ -31,6 +31,9 @@ SCAN_HEADER = {
     "EchoTime": 4.6,
     "ImageOrientationPatient": [0, 1, 0, 0, 0, -1],
     "ScanningSequence": ["GR"],
+    "SequenceVariant": ["SP", "OSP"],
+    "RepetitionTime": 12.5,
+    "PixelSpacing": [0.5, 0.75],
 }
 
 
@@ -200,7 +203,17 @@ def test_records_carry_the_dicom_scan_parameters_and_unknown_elsewhere(
         assert record["echo_time_ms"] == pytest.approx(4.6)
         np.testing.assert_allclose(record["b0_direction"], [0, -1, 0])
         assert int(record["sequence"]) == generator.GRADIENT_ECHO
+        assert record["repetition_time_ms"] == pytest.approx(12.5)
+        assert record["scanning_sequence"] == "GR"
+        assert record["sequence_variant"] == "SP\\OSP"
+        # A 16 x 24 image is cropped to 16 x 16 and stored at SIZE.
+        np.testing.assert_allclose(
+            record["pixel_spacing_mm"], np.array([0.5, 0.75]) * 16 / SIZE
+        )
       else:  # NIfTI and PNG headers say nothing about the scan.
+        assert np.isnan(record["repetition_time_ms"])
+        assert np.isnan(record["pixel_spacing_mm"]).all()
+        assert record["scanning_sequence"] == record["sequence_variant"] == ""
         assert np.isnan(record["field_strength_t"])
         assert np.isnan(record["echo_time_ms"])
         assert np.isnan(record["b0_direction"]).all()
@@ -467,3 +480,21 @@ def test_prepare_data_on_a_registry_prints_the_manifest(tmp_path, capsys):
   out = capsys.readouterr().out
   assert "3 of 4 files used (3 volumes), 1 skipped." in out
   assert "unreadable" in out and "bad.dcm" in out
+
+
+def test_pixel_spacing_is_the_stored_images(tmp_path):
+  manual = tmp_path / "images"
+  manual.mkdir()
+  pixels = np.round(_phantom(np.random.default_rng(5), (32, 40)))
+  write_dicom(manual / "wide.dcm", pixels, PixelSpacing=[1.0, 0.8])
+  builder = datasets.build(
+      "magnitude_registry",
+      str(tmp_path / "tfds"),
+      manual_dir=str(manual),
+      image_size=SIZE,
+      val_fraction=0,
+      test_fraction=0,
+  )
+  record = datasets.data_source(builder, "train")[0]
+  # Cropped to 32 x 32, resized to 16: twice the spacing.
+  np.testing.assert_allclose(record["pixel_spacing_mm"], [2.0, 1.6])

@@ -37,6 +37,10 @@ Feature dict (S = image_size):
   field_strength_t, echo_time_ms, b0_direction, sequence: the scan
     parameters of a DICOM header (`scan_headers.from_dicom`); NaN / -1
     where the header lacks them and for NIfTI and PNG/TIFF/JPEG files.
+  repetition_time_ms, pixel_spacing_mm (2,), scanning_sequence,
+    sequence_variant: further header fields (`scan_headers.dicom_extras`;
+    NaN / empty text when absent); the spacing is the stored image's, after
+    the crop to a square and the resize.
 """
 
 import collections
@@ -213,6 +217,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
             "source": tfds.features.Text(),
             "slice_index": tfds.features.Scalar(dtype=np.int32),
             **scan_headers.features(),
+            **scan_headers.dicom_extra_features(),
         }),
     )
 
@@ -261,12 +266,15 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
         if image.max() < config.empty_threshold:
           continue
         count += 1
+        # The stored image's spacing: a square of the shorter side, resized.
+        zoom = min(image.shape) / config.image_size
         yield f"{volume_id}:{index}", {
             "magnitude": image_files.square_resize(image, config.image_size),
             "volume_id": volume_id,
             "source": public(os.path.relpath(path, manual_dir)),
             "slice_index": index,
             **scan,
+            "pixel_spacing_mm": scan["pixel_spacing_mm"] * np.float32(zoom),
         }
     if not count:
       # TFDS would fail with a bare assertion on an empty split.

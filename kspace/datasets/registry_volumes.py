@@ -25,6 +25,7 @@ import dataclasses
 import os
 
 import numpy as np
+import pydicom
 
 from kspace.datasets import errors
 from kspace.datasets import image_files
@@ -225,8 +226,11 @@ def read(
 
 def scan_fields(volume: Volume) -> dict:
   """The scan parameters in the header of the volume's first file
-  (`scan_headers`); unknown for NIfTI and PNG/TIFF/JPEG."""
+  (`scan_headers.from_dicom` and `dicom_extras`); unknown for NIfTI and
+  PNG/TIFF/JPEG."""
   path = volume.paths[0]
   if image_files.file_kind(path) != "dicom":
-    return scan_headers.unknown()
-  return scan_headers.from_dicom(image_files.inspect_file(path))
+    header = pydicom.Dataset()  # Knows nothing.
+  else:
+    header = image_files.inspect_file(path)
+  return scan_headers.from_dicom(header) | scan_headers.dicom_extras(header)

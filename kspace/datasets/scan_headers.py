@@ -54,6 +54,45 @@ def features() -> dict:
   }
 
 
+def dicom_extras(dataset) -> dict:
+  """Further acquisition fields a DICOM header may hold (unknown: NaN /
+  empty text): repetition_time_ms, pixel_spacing_mm (row, column spacing),
+  scanning_sequence and sequence_variant as written (e.g. "SE\\IR",
+  "SK\\SP")."""
+  spacing = dataset.get("PixelSpacing")
+  if spacing is None:
+    spacing = _first_frame_group(
+        dataset, "PixelMeasuresSequence", "PixelSpacing"
+    )
+  try:
+    spacing = np.array([_positive(v) for v in spacing], np.float32)
+  except TypeError:
+    spacing = None
+  if spacing is None or spacing.shape != (2,):
+    spacing = np.full((2,), np.nan, np.float32)
+  text = lambda key: "\\".join(
+      str(v) for v in np.atleast_1d(dataset.get(key) or [])
+  )
+  return {
+      "repetition_time_ms": np.float32(
+          _positive(dataset.get("RepetitionTime"))
+      ),
+      "pixel_spacing_mm": spacing,
+      "scanning_sequence": text("ScanningSequence"),
+      "sequence_variant": text("SequenceVariant"),
+  }
+
+
+def dicom_extra_features() -> dict:
+  """The TFDS feature specs of `dicom_extras`."""
+  return {
+      "repetition_time_ms": tfds.features.Scalar(dtype=np.float32),
+      "pixel_spacing_mm": tfds.features.Tensor(shape=(2,), dtype=np.float32),
+      "scanning_sequence": tfds.features.Text(),
+      "sequence_variant": tfds.features.Text(),
+  }
+
+
 def _positive(value) -> float:
   try:
     number = float(value)
