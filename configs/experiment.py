@@ -19,7 +19,9 @@ Variants (`--config=configs/experiment.py:<variant>`):
                 min; 21 recon nets x 500 steps ~80 min more (estimated
                 from the step cost, not yet run to the end) (phase
                 models can also be named with --config.sbdm_workdir /
-                --config.gan_workdir, trained elsewhere).
+                --config.gan_workdir, trained elsewhere on other
+                anatomies: a run on this data.seed is refused, as it has
+                seen recon_train).
   synthetic128  128x128 on one GPU.
   registry      your own magnitude-only registry (the user's path): the
                 phase arms pre-synthesize phases for the registry's images

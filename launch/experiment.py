@@ -202,12 +202,15 @@ def phase_model_stage(config, workdir, arm, roles) -> str:
   """Trains (or resumes, or finds) the learned arm's phase model."""
   named = config[f"{arm}_workdir"]
   if named:
+    mode = "train_phase" if arm == "sbdm" else "train_gan"
     if _checkpoint_step(named) is None:
       raise ExperimentError(
           f"{arm}_workdir={named!r} has no checkpoint; train it first"
-          f" (--mode={'train_phase' if arm == 'sbdm' else 'train_gan'}), or"
-          f" set --config.{arm}_workdir='' to train it in the pipeline."
+          f" (--mode={mode}), or set --config.{arm}_workdir='' to train it"
+          " in the pipeline."
       )
+    if not config.registry.manual_dir:
+      _check_no_leak(config, arm, named, inference.read_config(named, mode))
     return named
   run_dir = str(workdir / "phase" / arm)
   sub = _with_data(config[arm], config)
@@ -216,6 +219,30 @@ def phase_model_stage(config, workdir, arm, roles) -> str:
       sub, run_dir, train_source=roles["phase_train"], val_source=roles["val"]
   )
   return run_dir
+
+
+def _same_data(data, other) -> bool:
+  """Whether two data blocks draw their train splits from the same
+  anatomies: the same synthetic seed, or the same user folder."""
+  if data.name != other.get("name"):
+    return False
+  if data.name == "synthetic_mri":
+    return data.seed == other.get("seed")
+  return data.manual_dir == other.get("manual_dir")
+
+
+def _check_no_leak(config, arm, run_dir, run_config) -> None:
+  """A phase model trained elsewhere must not have seen recon_train: its
+  samples would carry those images' true phase into its arm."""
+  if _same_data(config.data, run_config.get("data", {})):
+    raise ExperimentError(
+        f"The {arm} run in {run_dir} trained on the train split of"
+        f" {config.data.name} (seed {config.data.seed}), which also holds"
+        " this experiment's recon_train images: its phases would leak their"
+        " ground truth into the arm. Fix: run the experiment on other"
+        f" anatomies (--config.data.seed={config.data.seed + 1}), or leave"
+        f" --config.{arm}_workdir empty to train it on phase_train here."
+    )
 
 
 def _checkpoint_step(run_dir) -> int | None:

@@ -102,7 +102,7 @@ def test_a_rerun_reuses_every_stage_and_redoes_a_missing_output(finished):
 
 
 def test_bad_configs_fail_with_the_fix(finished, tmp_path):
-  config, _, _ = finished
+  config, workdir, _ = finished
   bad = _tiny_config(tmp_path / "tfds")
   bad.arms = ("zero", "smoth_polynomial")
   with pytest.raises(experiment.ExperimentError, match="smoth_polynomial"):
@@ -111,6 +111,10 @@ def test_bad_configs_fail_with_the_fix(finished, tmp_path):
   bad.sbdm_workdir = str(tmp_path / "no_such_run")
   with pytest.raises(experiment.ExperimentError, match="train_phase"):
     experiment.run(bad, str(tmp_path / "b"))
+  bad = _tiny_config(config.data.data_dir)
+  bad.sbdm_workdir = str(workdir / "phase" / "sbdm")  # trained on this data
+  with pytest.raises(experiment.ExperimentError, match="leak.*data.seed=1"):
+    experiment.run(bad, str(tmp_path / "leak"))
   bad = _tiny_config(config.data.data_dir)
   bad.num_phase_samples = 1
   with pytest.raises(experiment.ExperimentError, match="K >= 2"):
