@@ -187,6 +187,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # phase_train role; a path uses that --mode=train_phase / train_gan run.
   config.sbdm_workdir = ""
   config.gan_workdir = ""
+  # Condition a scan-conditioned SBDM on each training record's scan
+  # parameters (DICOM / ISMRMRD header fields: field strength, TE, B0
+  # direction, sequence family; unknown ones stay absent). False: the
+  # magnitude alone, as for every other arm.
+  config.sbdm_scan_parameters = variant == "registry"
   config.sbdm = phase_sbdm.get_config(v["sbdm"])
   config.sbdm.train.num_steps = v["sbdm_steps"]
   config.sbdm.sampling.num_steps = v["sampler_steps"]

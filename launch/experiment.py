@@ -28,6 +28,7 @@ report.md, results.json, figures/.
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import time
@@ -58,6 +59,7 @@ from runtime import train_loop
 from score_phase import gan
 from score_phase import inference
 from score_phase import phase_sources
+from score_phase import scan_params
 from score_phase import train as phase_train
 
 GROUND_TRUTH = recon_train.GROUND_TRUTH
@@ -274,6 +276,18 @@ def _phase_fn_factory(config, arm, phase_dirs, split):
     )
   if arm == GROUND_TRUTH:
     return lambda records: inference.get_phase_fn(arm, records=records)
+  if arm == "sbdm" and config.sbdm_scan_parameters:
+    # A scan-conditioned SBDM told each record's header (unknown fields
+    # stay absent, as the model learned with its condition dropout).
+    phase_fn = inference.get_phase_fn(arm, workdir=phase_dirs[arm])
+    return lambda records: functools.partial(
+        phase_fn,
+        scan=scan_params.encode({
+            key: np.stack([r[key] for r in records])
+            for key in scan_params.RECORD_KEYS + ("magnitude",)
+            if key in records[0]
+        }),
+    )
   if arm in LEARNED:
     phase_fn = inference.get_phase_fn(arm, workdir=phase_dirs[arm])
   else:
@@ -298,6 +312,7 @@ def store_key(config, arm, phase_dirs, source: roles_lib.Subset) -> dict:
       "arm": arm,
       "checkpoint": checkpoint,
       "kwargs": kwargs.to_dict(),
+      "scan_parameters": arm == "sbdm" and config.sbdm_scan_parameters,
       "seed": config.seed,
       "num_samples": config.num_phase_samples,
       "data": train_loop.as_json(config.data),

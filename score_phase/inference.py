@@ -187,24 +187,29 @@ def read_config(
 
 
 def _as_phase_fn(sample_phase, params, image_size: int, mesh):
-  """A compiled `sample_phase(key, params, magnitude)` as a `PhaseFn`.
+  """A compiled `sample_phase(key, params, magnitude[, scan])` as a
+  `PhaseFn` with an optional `scan` (`scan_params.encode`'s dict of the
+  same images; the SBDM's condition, for a scan-conditioned model).
 
   Called eagerly the PhaseFn validates the input (shape matching the
   checkpoint, finite values) and pads B to a multiple of the device count;
   under jit only the shape is checked.
   """
 
-  def phase_fn(key: jax.Array, magnitude: jax.Array) -> jax.Array:
+  def phase_fn(key: jax.Array, magnitude: jax.Array, scan=None) -> jax.Array:
+    inputs = (magnitude,) if scan is None else (magnitude, scan)
     if isinstance(magnitude, jax.core.Tracer):
       if magnitude.shape[1:] != (image_size, image_size):
         raise ValueError(
             f"magnitude images are {magnitude.shape[1:]}, the checkpoint was"
             f" trained on {image_size}x{image_size}."
         )
-      return sample_phase(key, params, magnitude)
-    magnitude = input_pipeline.prepare_magnitude(magnitude, image_size)
-    padded, count = parallel.pad_to_multiple(magnitude, jax.device_count())
-    phase = sample_phase(key, params, parallel.shard_batch(padded, mesh))
+      return sample_phase(key, params, *inputs)
+    inputs = (input_pipeline.prepare_magnitude(magnitude, image_size),) + (
+        inputs[1:]
+    )
+    padded, count = parallel.pad_to_multiple(inputs, jax.device_count())
+    phase = sample_phase(key, params, *parallel.shard_batch(padded, mesh))
     return phase[:count]
 
   return phase_fn
@@ -227,7 +232,9 @@ def load_sbdm_phase_fn(
     **sampling_overrides: other `sampling` config fields (snr, churn, ...).
 
   Returns:
-    phase_fn(key, magnitude (B,H,W)) -> (B,H,W) float32 in (-pi, pi].
+    phase_fn(key, magnitude (B,H,W), scan=None) -> (B,H,W) float32 in
+    (-pi, pi]; `scan` (`scan_params.encode` of the same images) conditions
+    a scan-conditioned model on their scan parameters (None: none known).
     Called eagerly it validates the input (shape matching the checkpoint,
     finite values) and pads B to a multiple of the device count; under jit
     only the shape is checked.

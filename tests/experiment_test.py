@@ -154,6 +154,8 @@ def test_registry_path_trains_on_the_registry_and_scores_ground_truth(
   run_config.recon_seeds = (0,)
   run_config.registry.manual_dir = str(manual)
   run_config.sbdm_workdir = str(workdir / "phase" / "sbdm")
+  run_config.sbdm_scan_parameters = registry.sbdm_scan_parameters
+  assert run_config.sbdm_scan_parameters  # the headers' scan parameters
   report = experiment.run(run_config, str(tmp_path / "run"))
   results = json.loads((tmp_path / "run" / "results.json").read_text())
   assert results["roles"]["registry_train"] == 7  # 2 series x 3 + 1 slice

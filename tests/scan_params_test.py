@@ -169,3 +169,14 @@ def test_scan_conditioned_training_and_sampling():
   )
   assert told.shape == untold.shape == (2, 4, size, size)
   assert np.all(np.isfinite(told)) and not np.array_equal(told, untold)
+  # The PhaseFn the experiment uses takes the same optional condition; an
+  # all-absent one is the null condition.
+  phase_fn = inference._as_phase_fn(sample_phase, state.params, size, mesh)
+  key = jax.random.key(3)
+  plain = np.asarray(phase_fn(key, magnitude))
+  assert not np.array_equal(np.asarray(phase_fn(key, magnitude, scan)), plain)
+  np.testing.assert_allclose(
+      np.asarray(phase_fn(key, magnitude, scan_params.absent(4))),
+      plain,
+      atol=1e-4,
+  )
