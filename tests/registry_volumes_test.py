@@ -12,7 +12,9 @@ from kspace import datasets
 from kspace.datasets import image_files
 from kspace.datasets import magnitude_registry
 from kspace.datasets import registry_volumes
+from kspace.datasets import scan_headers
 from kspace.simulator import generator
+from launch import demo_registry
 from tests.magnitude_registry_test import write_dicom
 from tests.magnitude_registry_test import write_nifti
 
@@ -254,3 +256,27 @@ def test_bad_or_duplicate_file_leaves_the_rest_of_its_series(tmp_path):
   records = sorted(_records(builder), key=lambda r: int(r["slice_index"]))
   assert [r["source"] for r in records] == [names[10], "copy.dcm"]
   assert (manifest["num_used"], manifest["num_volumes"]) == (2, 1)
+
+
+def test_demo_export_headers_say_what_the_simulator_did(tmp_path):
+  example = datasets.generate_example(datasets.example_rng(7, "train", 0), 16)
+  path = tmp_path / "IM0000.dcm"
+  demo_registry.write_slice(
+      str(path), example["magnitude"], example, "1.2.3.4", 6.0, 0
+  )
+  header = pydicom.dcmread(path)
+  assert header.file_meta.TransferSyntaxUID == pydicom.uid.RLELossless
+  fields = scan_headers.from_dicom(header)
+  np.testing.assert_allclose(
+      fields["b0_direction"], example["b0_direction"], atol=1e-5
+  )
+  assert fields["field_strength_t"] == pytest.approx(
+      example["field_strength_t"]
+  )
+  assert int(fields["sequence"]) == int(example["sequence"])
+  assert image_files.slice_position(
+      header.ImageOrientationPatient, header.ImagePositionPatient
+  ) == pytest.approx(6.0)
+  (decoded,) = image_files.read_dicom(str(path))
+  expected = np.round(example["magnitude"] / example["magnitude"].max() * 4000)
+  np.testing.assert_array_equal(decoded, expected)
