@@ -221,7 +221,9 @@ def sample_and_evaluate(
   """Loads the newest checkpoint, samples the validation split, scores it.
 
   Writes `<workdir>/sample_metrics_<sampler><steps>.json`, the proper-score
-  table `sample_scores_<sampler><steps>.md` (also printed), and figures
+  table `sample_scores_<sampler><steps>.md` (also printed; "_<split>" is
+  appended to the tag when `data.val_split` is not validation, e.g. train
+  images to compare with), and figures
   `figures/val_samples_<sampler><steps>_<step>.png` (SBDM samples) and
   `figures/val_sources_<sampler><steps>_<step>.png` (the truth beside 4 SBDM
   samples, 2 draws of each oracle and every other source).
@@ -244,6 +246,8 @@ def sample_and_evaluate(
   samples = sources["sbdm"]
   summary["step"] = step
   tag = f"{config.sampling.name}{config.sampling.num_steps}"
+  if config.data.val_split != "validation":  # e.g. train: memorisation
+    tag += f"_{config.data.val_split}"
   path = workdir / f"sample_metrics_{tag}.json"
   with atomic.replacing(path) as tmp:
     tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
