@@ -8,6 +8,7 @@ import pydicom
 import pytest
 from pydicom import encaps
 from pydicom import uid
+from pydicom.data import get_testdata_file
 
 from kspace import datasets
 from kspace.datasets import image_files
@@ -178,3 +179,19 @@ def test_corrupt_compressed_pixel_data_is_skipped_as_undecodable(tmp_path):
   builder = _build(manual, tmp_path)
   manifest = magnitude_registry.read_manifest(builder)
   assert manifest["skipped_by_reason"] == {"undecodable": 1}
+
+
+def test_jpeg_extended_12_bit_decodes_like_an_independent_decoder(tmp_path):
+  """No encoder writes JPEG Extended (process 2 and 4, 12-bit) here; pydicom
+  ships such a file (an NM image, relabelled MR for the registry)."""
+  ds = pydicom.dcmread(get_testdata_file("JPGExtended.dcm"))
+  assert ds.file_meta.TransferSyntaxUID == uid.JPEGExtended12Bit
+  ds.Modality = "MR"
+  path = tmp_path / "extended.dcm"
+  ds.save_as(str(path))
+  frame = next(encaps.generate_frames(ds.PixelData, number_of_frames=1))
+  reference = imagecodecs.jpeg8_decode(frame).astype(np.float64)
+  (decoded,) = image_files.read_dicom(str(path))
+  # Lossy: two IDCT implementations may round a pixel differently.
+  assert np.abs(decoded - reference).max() <= 1
+  assert reference.max() > 100
