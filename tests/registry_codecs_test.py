@@ -16,6 +16,7 @@ from kspace.datasets import magnitude_registry
 from tests import magnitude_registry_test as registry_test
 
 SHAPE = (24, 20)
+MR_IMAGE_STORAGE = registry_test.MR_IMAGE_STORAGE
 
 
 def _pixels(bits: int) -> np.ndarray:
@@ -183,10 +184,10 @@ def test_corrupt_compressed_pixel_data_is_skipped_as_undecodable(tmp_path):
 
 def test_jpeg_extended_12_bit_decodes_like_an_independent_decoder(tmp_path):
   """No encoder writes JPEG Extended (process 2 and 4, 12-bit) here; pydicom
-  ships such a file (an NM image, relabelled MR for the registry)."""
+  ships such a file (an NM secondary capture, relabelled as an MR image)."""
   ds = pydicom.dcmread(get_testdata_file("JPGExtended.dcm"))
   assert ds.file_meta.TransferSyntaxUID == uid.JPEGExtended12Bit
-  ds.Modality = "MR"
+  ds.Modality, ds.SOPClassUID = "MR", MR_IMAGE_STORAGE
   path = tmp_path / "extended.dcm"
   ds.save_as(str(path))
   frame = next(encaps.generate_frames(ds.PixelData, number_of_frames=1))
