@@ -1,18 +1,19 @@
 r"""Writes a PACS-like DICOM export of synthetic magnitudes: a registry to try
 the user's path (`configs/experiment.py:registry`) without patient data.
 
-  python -m launch.demo_registry --out=/tmp/demo_export --num_series=20 \
-      --slices_per_series=10 --image_size=64 --seed=7
+  python -m launch.demo_registry --out=/tmp/demo_export --num_folders=20 \
+      --files_per_folder=10 --image_size=64 --seed=7
 
-Each series is a folder of RLE-compressed single-frame MR files (one
-SeriesInstanceUID, ImagePositionPatient along the slice normal), with the
-scan parameters a scanner writes (MagneticFieldStrength, EchoTime,
+Each folder holds RLE-compressed single-frame MR files with the scan
+parameters a scanner writes (MagneticFieldStrength, EchoTime,
 ImageOrientationPatient consistent with the simulated B0 direction,
-ScanningSequence) and made-up patient fields, which the registry must not
-keep. The slices of a series are independent synthetic anatomies (the
-simulator draws 2-D slices), magnitude only: the phase is thrown away, as a
-clinic's archive does. Synthetic examples of dataset seed `seed`, split
-"train": use a seed no phase model or test set uses.
+ScanningSequence, ImagePositionPatient) and made-up patient fields, which
+the registry must not keep. The simulator draws 2-D slices, each with its
+own acquisition (field strength, TE, B0 tilt), so each file is its own
+series and the registry reads it as a one-slice volume. Magnitude only:
+the phase is thrown away, as a clinic's archive does. Synthetic examples
+of dataset seed `seed`, split "train": use a seed no phase model or test
+set uses.
 """
 
 import os
@@ -84,8 +85,8 @@ def write_slice(path, magnitude, example, series_uid, position, index):
 def _define_flags():
   # Defined only when run as a script, as launch.sweep does.
   flags.DEFINE_string("out", None, "Folder to write (created).")
-  flags.DEFINE_integer("num_series", 20, "Series (volumes).")
-  flags.DEFINE_integer("slices_per_series", 10, "Slices per series.")
+  flags.DEFINE_integer("num_folders", 20, "Folders (studies).")
+  flags.DEFINE_integer("files_per_folder", 10, "Files per folder.")
   flags.DEFINE_integer("image_size", 64, "Rows and columns.")
   flags.DEFINE_integer("seed", 7, "Synthetic dataset seed.")
   flags.mark_flag_as_required("out")
@@ -94,26 +95,25 @@ def _define_flags():
 def main(argv):
   del argv
   args = flags.FLAGS
-  size, per_series = args.image_size, args.slices_per_series
-  for series in range(args.num_series):
-    folder = os.path.join(args.out, f"series_{series:03d}")
+  size, per_folder = args.image_size, args.files_per_folder
+  for study in range(args.num_folders):
+    folder = os.path.join(args.out, f"study_{study:03d}")
     os.makedirs(folder, exist_ok=True)
-    series_uid = uid.generate_uid()
-    for index in range(per_series):
+    for index in range(per_folder):
       example = datasets.generate_example(
-          datasets.example_rng(args.seed, "train", series * per_series + index),
+          datasets.example_rng(args.seed, "train", study * per_folder + index),
           size,
       )
       write_slice(
           os.path.join(folder, f"IM{index:04d}.dcm"),
           example["magnitude"],
           example,
-          series_uid,
+          uid.generate_uid(),  # its own acquisition: its own series
           float(index * 3),
           index,
       )
   print(
-      f"Wrote {args.num_series} series x {per_series} slices"
+      f"Wrote {args.num_folders} folders x {per_folder} slices"
       f" ({size}x{size}) to {args.out}"
   )
 
