@@ -63,12 +63,10 @@ def test_every_declared_sweep_overrides_existing_fields(path):
       assert type(value) is type(node[field]), key
 
 
-def test_prepare_data_builds_data_and_writes_figure(tmp_path):
-  """The experiment's data stage from the command line, on a private
-  data_dir (the whole pipeline: tests/experiment_test.py, and .ci/run runs
-  README command 1)."""
-  workdir = tmp_path / "run"
-  result = subprocess.run(
+def _prepare_data(workdir, *overrides) -> subprocess.CompletedProcess:
+  """`launch.main --mode=prepare_data` on the quicktest config, as a user
+  runs it."""
+  return subprocess.run(
       [
           sys.executable,
           "-m",
@@ -76,13 +74,21 @@ def test_prepare_data_builds_data_and_writes_figure(tmp_path):
           "--mode=prepare_data",
           "--config=configs/experiment.py:quicktest",
           f"--workdir={workdir}",
-          f"--config.data.data_dir={tmp_path / 'tfds'}",
+          *overrides,
       ],
       capture_output=True,
       text=True,
       cwd=pathlib.Path(__file__).parent.parent,
       check=False,
   )
+
+
+def test_prepare_data_builds_data_and_writes_figure(tmp_path):
+  """The experiment's data stage from the command line, on a private
+  data_dir (the whole pipeline: tests/experiment_test.py, and .ci/run runs
+  README command 1)."""
+  workdir = tmp_path / "run"
+  result = _prepare_data(workdir, f"--config.data.data_dir={tmp_path / 'tfds'}")
   assert result.returncode == 0, result.stderr[-3000:]
   figure = workdir / "data_examples.png"
   with figure.open("rb") as f:
@@ -95,22 +101,11 @@ def test_bad_input_gives_one_error_line_and_no_traceback(tmp_path):
   manual = tmp_path / "export"
   manual.mkdir()
   (manual / "broken.dcm").write_bytes(b"\0" * 200 + b"junk")
-  result = subprocess.run(
-      [
-          sys.executable,
-          "-m",
-          "launch.main",
-          "--mode=prepare_data",
-          "--config=configs/experiment.py:quicktest",
-          f"--workdir={tmp_path / 'run'}",
-          "--config.data.name=magnitude_registry",
-          f"--config.data.manual_dir={manual}",
-          f"--config.data.data_dir={tmp_path / 'tfds'}",
-      ],
-      capture_output=True,
-      text=True,
-      cwd=pathlib.Path(__file__).parent.parent,
-      check=False,
+  result = _prepare_data(
+      tmp_path / "run",
+      "--config.data.name=magnitude_registry",
+      f"--config.data.manual_dir={manual}",
+      f"--config.data.data_dir={tmp_path / 'tfds'}",
   )
   assert result.returncode == launch_main.USER_ERROR_EXIT_CODE
   assert "Traceback" not in result.stderr

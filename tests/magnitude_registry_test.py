@@ -398,6 +398,17 @@ def test_too_many_bad_files_fail_the_build_with_the_table(tmp_path):
   assert magnitude_registry.read_manifest(builder)["num_skipped"] == 2
 
 
+def _build_train_only(manual, tmp_path):
+  return datasets.build(
+      "magnitude_registry",
+      str(tmp_path / "tfds"),
+      manual_dir=str(manual),
+      image_size=SIZE,
+      val_fraction=0,
+      test_fraction=0,
+  )
+
+
 def test_interpolation_undershoot_is_clipped_and_counted(tmp_path):
   """A resampled volume (min -610 against max 30393, as an analysis
   package's output) is kept with its few negative pixels clipped."""
@@ -406,14 +417,7 @@ def test_interpolation_undershoot_is_clipped_and_counted(tmp_path):
   volume = 30393 * _phantom(np.random.default_rng(4), (SIZE, SIZE)) / 1000
   volume[0, 0], volume[1, 3], volume[5, 5] = -610, -100, -7
   write_nifti(manual / "resampled.nii.gz", volume.astype(np.float32))
-  builder = datasets.build(
-      "magnitude_registry",
-      str(tmp_path / "tfds"),
-      manual_dir=str(manual),
-      image_size=SIZE,
-      val_fraction=0,
-      test_fraction=0,
-  )
+  builder = _build_train_only(manual, tmp_path)
   record = datasets.data_source(builder, "train")[0]
   assert record["magnitude"].min() >= 0
   manifest = magnitude_registry.read_manifest(builder)
@@ -487,14 +491,7 @@ def test_pixel_spacing_is_the_stored_images(tmp_path):
   manual.mkdir()
   pixels = np.round(_phantom(np.random.default_rng(5), (32, 40)))
   write_dicom(manual / "wide.dcm", pixels, PixelSpacing=[1.0, 0.8])
-  builder = datasets.build(
-      "magnitude_registry",
-      str(tmp_path / "tfds"),
-      manual_dir=str(manual),
-      image_size=SIZE,
-      val_fraction=0,
-      test_fraction=0,
-  )
+  builder = _build_train_only(manual, tmp_path)
   record = datasets.data_source(builder, "train")[0]
   # Cropped to 32 x 32, resized to 16: twice the spacing.
   np.testing.assert_allclose(record["pixel_spacing_mm"], [2.0, 1.6])
