@@ -281,12 +281,7 @@ def _phase_fn_factory(config, arm, phase_dirs, split):
     # stay absent, as the model learned with its condition dropout).
     phase_fn = inference.get_phase_fn(arm, workdir=phase_dirs[arm])
     return lambda records: functools.partial(
-        phase_fn,
-        scan=scan_params.encode({
-            key: np.stack([r[key] for r in records])
-            for key in scan_params.RECORD_KEYS + ("magnitude",)
-            if key in records[0]
-        }),
+        phase_fn, scan=scan_params.encode_records(records)
     )
   if arm in LEARNED:
     phase_fn = inference.get_phase_fn(arm, workdir=phase_dirs[arm])

@@ -159,13 +159,7 @@ def evaluate(
     samples = {"sbdm": sample_sbdm()}
     if config.model.scan_conditioning:
       # The same noise, now told the records' scan parameters.
-      samples["sbdm_scan"] = sample_sbdm(
-          scan_params.encode({
-              key: np.stack([r[key] for r in records])
-              for key in scan_params.RECORD_KEYS + ("magnitude",)
-              if key in records[0]
-          })
-      )
+      samples["sbdm_scan"] = sample_sbdm(scan_params.encode_records(records))
     for offset, (name, phase_fn) in enumerate(
         {**phase_fns, **_oracle_fns(config, records)}.items()
     ):

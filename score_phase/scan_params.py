@@ -86,6 +86,16 @@ def encode(batch: Mapping) -> dict[str, np.ndarray]:
   }
 
 
+def encode_records(records) -> dict[str, np.ndarray]:
+  """`encode` of a list of records (each with `magnitude` and any of
+  `RECORD_KEYS`, the keys of the first record deciding)."""
+  return encode({
+      key: np.stack([r[key] for r in records])
+      for key in RECORD_KEYS + ("magnitude",)
+      if key in records[0]
+  })
+
+
 def absent(count: int) -> dict[str, np.ndarray]:
   """The condition of `count` images with no scan parameters."""
   return {
