@@ -329,39 +329,53 @@ def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
     factory = _phase_fn_factory(config, arm, phase_dirs, source.split)
     rng = jax.random.fold_in(jax.random.key(config.seed), _arm_index(arm))
 
-    def records():
-      batch = config.presynthesis_batch
-      for start in range(0, len(source), batch):
-        rows = list(range(start, min(start + batch, len(source))))
-        chunk = source.__getitems__(rows)
-        magnitude = _magnitudes(chunk)
-        phase_fn = factory(chunk)
-        batch_key = jax.random.fold_in(rng, start)
-        phases = np.moveaxis(
-            inference.draw_phases(
-                phase_fn, batch_key, magnitude, config.num_phase_samples
-            ),
-            0,
-            1,
-        )
-        if phases.shape[2:] != magnitude.shape[1:]:
-          raise ExperimentError(
-              f"The {arm} phase source returned {phases.shape[2:]} phases for"
-              f" {magnitude.shape[1:]} magnitudes."
-          )
-        for i, row in enumerate(rows):
-          out = {
-              "magnitude": magnitude[i],
-              "phases": phases[i],
-              "role_index": np.int64(row),
-          }
-          for field in ("sens", "labels", "phase"):
-            if field in chunk[i]:
-              # `phase` is kept as `true_phase` for the phase-quality table.
-              out["true_phase" if field == "phase" else field] = chunk[i][field]
-          yield out
+    batch = config.presynthesis_batch
+    starts = range(0, len(source), batch)
+    began = time.monotonic()
 
-    phase_store.write(directory, records(), key)
+    def chunk(start):
+      rows = list(range(start, min(start + batch, len(source))))
+      inputs = source.__getitems__(rows)
+      magnitude = _magnitudes(inputs)
+      phase_fn = factory(inputs)
+      batch_key = jax.random.fold_in(rng, start)
+      phases = np.moveaxis(
+          inference.draw_phases(
+              phase_fn, batch_key, magnitude, config.num_phase_samples
+          ),
+          0,
+          1,
+      )
+      if phases.shape[2:] != magnitude.shape[1:]:
+        raise ExperimentError(
+            f"The {arm} phase source returned {phases.shape[2:]} phases for"
+            f" {magnitude.shape[1:]} magnitudes."
+        )
+      records = []
+      for i, row in enumerate(rows):
+        out = {
+            "magnitude": magnitude[i],
+            "phases": phases[i],
+            "role_index": np.int64(row),
+        }
+        for field in ("sens", "labels", "phase"):
+          if field in inputs[i]:
+            # `phase` is kept as `true_phase` for the phase-quality table.
+            out["true_phase" if field == "phase" else field] = inputs[i][field]
+        records.append(out)
+      if arm in LEARNED:  # the slow ones: say how far they are
+        print(
+            f"  {arm}: {rows[-1] + 1}/{len(source)} magnitudes"
+            f" ({_minutes(time.monotonic() - began)} in this sitting)",
+            flush=True,
+        )
+      return records
+
+    phase_store.write(
+        directory,
+        [functools.partial(chunk, start) for start in starts],
+        key,
+    )
   return phase_store.read(directory, count=len(source), shapes=expected)
 
 

@@ -168,7 +168,7 @@ def test_synthetic_roles_share_no_image_or_anatomy_seed(tmp_path):
   assert len(set(images)) == 10
 
 
-def test_phase_store_round_trip_atomic_and_checked(tmp_path):
+def test_phase_store_round_trip_atomic_resumable_and_checked(tmp_path):
   directory = tmp_path / "store"
   records = [
       {
@@ -177,15 +177,35 @@ def test_phase_store_round_trip_atomic_and_checked(tmp_path):
       }
       for i in range(5)
   ]
+  calls = []
 
-  def failing():
-    yield records[0]
-    raise RuntimeError("killed")
+  def chunk(start, stop, fail=False):
+    def make():
+      calls.append(start)
+      if fail:
+        raise RuntimeError("killed")
+      return records[start:stop]
 
+    return make
+
+  def write(metadata, fail_at=None):
+    calls.clear()
+    bounds = [(0, 2), (2, 4), (4, 5)]
+    chunks = [chunk(a, b, fail=a == fail_at) for a, b in bounds]
+    return phase_store.write(directory, chunks, metadata)
+
+  # Killed in the last chunk: no store, but the finished chunks are kept
+  # and a rerun starts at the first missing one.
+  for _ in range(2):
+    with pytest.raises(RuntimeError):
+      write({"arm": "zero"}, fail_at=4)
+    assert not phase_store.exists(directory)
+  assert calls == [4]
+  # Another store's leftovers are not reused.
   with pytest.raises(RuntimeError):
-    phase_store.write(directory, failing(), {"arm": "zero"})
-  assert not phase_store.exists(directory)
-  assert phase_store.write(directory, iter(records), {"arm": "zero"}) == 5
+    write({"arm": "other"}, fail_at=0)
+  assert write({"arm": "zero"}) == 5
+  assert calls == [0, 2, 4]
   source = phase_store.read(directory, count=5, shapes={"phases": (2, 4, 4)})
   assert source.metadata == {"arm": "zero", "count": 5}
   np.testing.assert_array_equal(source[3]["phases"], records[3]["phases"])
@@ -196,7 +216,7 @@ def test_phase_store_round_trip_atomic_and_checked(tmp_path):
   with pytest.raises(phase_store.StoreError, match=r"\(3, 4, 4\)"):
     phase_store.read(directory, shapes={"phases": (3, 4, 4)})
   with pytest.raises(phase_store.StoreError, match="already"):
-    phase_store.write(directory, iter(records), {})
+    write({})
 
 
 def test_record_sources_ground_truth_and_oracle():

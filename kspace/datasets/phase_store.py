@@ -1,20 +1,23 @@
 """Pre-synthesized phases: K phases per image, written once as array_record.
 
-  phase_store.write(directory, records, metadata)   # atomic
+  phase_store.write(directory, chunks, metadata)    # atomic, resumable
   source = phase_store.read(directory, count=N, shape=(K, H, W))
   for batch in datasets.batches(source, 8, seed=0, start_step=0): ...
 
-A store is a folder holding `records.array_record` (one record per image:
-numpy arrays serialised with `np.save`, no pickle) and `metadata.json`
-(what made it: arm, phase-model checkpoint, seed, K, count, shapes). It is
-written under a temporary name and renamed when complete, so a store that
-exists is whole, and a rerun with the same key finds and reuses it.
+A store is a folder holding `records-00000.array_record`, ... (one file per
+chunk, one record per image: numpy arrays serialised with `np.save`, no
+pickle) and `metadata.json` (what made it: arm, phase-model checkpoint,
+seed, K, count, shapes). It is written under a temporary name and renamed
+when complete, so a store that exists is whole, and a rerun with the same
+key finds and reuses it. Each chunk file is itself written under a
+temporary name, so an interrupted write resumes at the first missing
+chunk (an SBDM's pre-synthesis takes hours on a CPU).
 """
 
 import io
 import json
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,8 +25,10 @@ from array_record.python import array_record_data_source
 from array_record.python import array_record_module
 from etils import epath
 
-RECORDS = "records.array_record"
+RECORDS = "records-{:05d}.array_record"
 METADATA = "metadata.json"
+# Written first into an unfinished store: the metadata its chunks belong to.
+PENDING = "pending.json"
 
 
 class StoreError(ValueError):
@@ -45,9 +50,10 @@ class StoreSource(Sequence):
   """Random-access records of a store (len, [i], getitems) + `metadata`."""
 
   def __init__(self, directory: epath.Path, metadata: dict[str, Any]):
-    self._source = array_record_data_source.ArrayRecordDataSource(
-        [str(directory / RECORDS)]
-    )
+    # Sorted chunk files, in chunk order ("records.array_record" is the
+    # single file of a store from before chunking).
+    files = sorted(str(f) for f in directory.glob("records*.array_record"))
+    self._source = array_record_data_source.ArrayRecordDataSource(files)
     self.metadata = metadata
     self.name = str(directory)
 
@@ -71,14 +77,19 @@ def exists(directory: str | epath.Path) -> bool:
 
 def write(
     directory: str | epath.Path,
-    records: Iterable[dict[str, np.ndarray]],
+    chunks: Sequence[Callable[[], Iterable[dict[str, np.ndarray]]]],
     metadata: dict[str, Any],
 ) -> int:
-  """Writes `records` and `metadata` as a store, atomically.
+  """Writes the records of `chunks` and `metadata` as a store, atomically.
+
+  Chunk i is written once, to its own file; when an earlier call with the
+  same `metadata` was interrupted, the chunks it finished are kept and
+  their functions are not called again.
 
   Args:
-    directory: the store's folder; must not exist yet.
-    records: dicts of numpy arrays (the same keys and shapes each).
+    directory: the store's folder; must not hold a complete store yet.
+    chunks: functions, each returning one chunk's records (dicts of numpy
+      arrays, the same keys and shapes each), in store order.
     metadata: JSON-serialisable description; `count` is added.
 
   Returns:
@@ -88,19 +99,27 @@ def write(
   if exists(directory):
     raise StoreError(f"{directory} already holds a store; read it instead.")
   tmp = directory.with_name(directory.name + ".tmp")
-  if tmp.exists():  # left by an interrupted write
-    shutil.rmtree(tmp)
-  tmp.mkdir(parents=True)
-  writer = array_record_module.ArrayRecordWriter(
-      str(tmp / RECORDS), "group_size:1"
-  )
-  count = 0
-  try:
-    for record in records:
-      writer.write(_encode(record))
-      count += 1
-  finally:
-    writer.close()
+  pending = json.dumps(metadata, indent=2, sort_keys=True)
+  if tmp.exists() and (
+      not (tmp / PENDING).exists() or (tmp / PENDING).read_text() != pending
+  ):
+    shutil.rmtree(tmp)  # left by an interrupted write of something else
+  tmp.mkdir(parents=True, exist_ok=True)
+  (tmp / PENDING).write_text(pending)
+  for i, make_records in enumerate(chunks):
+    path = tmp / RECORDS.format(i)
+    if path.exists():
+      continue
+    partial = path.with_name(path.name + ".partial")
+    writer = array_record_module.ArrayRecordWriter(str(partial), "group_size:1")
+    try:
+      for record in make_records():
+        writer.write(_encode(record))
+    finally:
+      writer.close()
+    partial.rename(path)
+  count = len(StoreSource(tmp, metadata))
+  (tmp / PENDING).unlink()
   (tmp / METADATA).write_text(json.dumps(dict(metadata, count=count), indent=2))
   if directory.exists():  # an empty or partial folder of our own name
     shutil.rmtree(directory)
