@@ -120,14 +120,18 @@ def run(
     (N, H, W), volume (N,) ids, and labels (N, H, W) when the records carry
     tissue labels.
   """
-  local_size = parallel.check_batch_size(batch_size)
+  parallel.check_batch_size(batch_size)
+  # Every process reads whole batches (an evaluation split is small) and
+  # runs its share; the outputs are gathered back to every process.
   iterator = datasets.batches(
       source,
-      local_size,
+      batch_size,
       seed=config.eval.seed,
       shuffle=False,
       num_epochs=1,
       drop_remainder=False,
+      process_index=0,
+      process_count=1,
   )
   base_key = jax.random.key(config.eval.seed)
   outputs = {"pred": [], "target": [], "zero_filled": [], "volume": []}
@@ -135,15 +139,16 @@ def run(
     if num_batches is not None and index >= num_batches:
       break
     inputs, count = parallel.pad_to_multiple(
-        input_pipeline.eval_inputs(records, config), local_size
+        input_pipeline.eval_inputs(records, config), batch_size
     )
-    out = jax.device_get(
-        eval_step_fn(
-            params,
-            parallel.shard_batch(inputs, mesh),
-            jax.random.fold_in(base_key, index),
-        )
+    args = (
+        params,
+        parallel.shard_global_batch(inputs, mesh),
+        jax.random.fold_in(base_key, index),
     )
+    if index == 0:
+      parallel.compile_together(eval_step_fn, *args)
+    out = parallel.gather(eval_step_fn(*args))
     for name in ("pred", "target", "zero_filled"):
       outputs[name].append(np.asarray(out[name])[:count])
     if "labels" in records:  # tissue labels, for the hallucination counts
@@ -152,7 +157,7 @@ def run(
     if field in records:
       outputs["volume"].append(np.asarray(records[field]).astype(str))
     else:  # no volumes: every slice is its own volume
-      start = index * local_size
+      start = index * batch_size
       outputs["volume"].append(np.arange(start, start + count).astype(str))
   if not outputs["pred"]:
     raise ValueError("The evaluation split is empty.")

@@ -9,19 +9,42 @@ import os
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 DATA_AXIS = "data"
+
+
+# Explicit jax.distributed.initialize arguments, for launches that JAX's
+# cluster detection does not know (e.g. several processes on one machine).
+DISTRIBUTED_ENV = {
+    "coordinator_address": ("PHASESYNTH_COORDINATOR", str),
+    "num_processes": ("PHASESYNTH_NUM_PROCESSES", int),
+    "process_id": ("PHASESYNTH_PROCESS_ID", int),
+}
+
+
+def distributed_args(environ) -> dict:
+  """The jax.distributed.initialize keyword arguments set in `environ`."""
+  return {
+      arg: cast(environ[name])
+      for arg, (name, cast) in DISTRIBUTED_ENV.items()
+      if name in environ
+  }
 
 
 def maybe_initialize_distributed() -> None:
   """Calls jax.distributed.initialize() when a multi-host launcher asks.
 
   SLURM and TPU-VM pod launches set the coordinator environment; our launch
-  scripts export PHASESYNTH_DISTRIBUTED=1 there. Single-host runs skip it.
+  scripts export PHASESYNTH_DISTRIBUTED=1 there. Elsewhere name the
+  coordinator ("host:port"), process count and this process's id with
+  PHASESYNTH_COORDINATOR, PHASESYNTH_NUM_PROCESSES, PHASESYNTH_PROCESS_ID.
+  Single-host runs skip it.
   """
   if os.environ.get("PHASESYNTH_DISTRIBUTED") == "1":
-    jax.distributed.initialize()
+    jax.distributed.initialize(**distributed_args(os.environ))
 
 
 def create_mesh() -> jax.sharding.Mesh:
@@ -68,6 +91,58 @@ def shard_batch(batch, mesh: jax.sharding.Mesh):
       lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)),
       batch,
   )
+
+
+def shard_global_batch(batch, mesh: jax.sharding.Mesh):
+  """Places a global batch that every process holds whole onto the mesh.
+
+  For work every process can read in full (evaluation splits, images to
+  sample phases for); each process contributes its equal share, in process
+  order. The leading size must split over the devices.
+  """
+  return shard_batch(
+      jax.tree.map(
+          lambda x: np.split(np.asarray(x), jax.process_count())[
+              jax.process_index()
+          ],
+          batch,
+      ),
+      mesh,
+  )
+
+
+def gather(tree):
+  """Host numpy copies of (possibly multi-process) global arrays.
+
+  A device_get cannot read the shards of other processes; with several,
+  every process receives the whole array.
+  """
+  if jax.process_count() == 1:
+    return jax.device_get(tree)
+  return multihost_utils.process_allgather(tree, tiled=True)
+
+
+def sync_processes(name: str, timeout_s: int = 3600) -> None:
+  """Waits until every process reaches the barrier `name` (one: no-op).
+
+  Through the coordination service, not a device collective, so a slow
+  process has `timeout_s` to arrive.
+  """
+  if jax.process_count() > 1:
+    ocp.multihost.get_barrier_sync_fn()(key=name, timeout_ms=timeout_s * 1000)
+
+
+def compile_together(jitted, *args) -> None:
+  """Compiles `jitted` for `args` on every process, then waits for all.
+
+  CPU (gloo) collectives give the other processes 30 s to join a program's
+  first collective, less than a compile can differ between processes on a
+  busy machine: compiling first starts every first run together. A no-op
+  with one process; the compiled program is cached for the next call.
+  """
+  if jax.process_count() > 1:
+    jitted.lower(*args).compile()
+    sync_processes(f"compiled {getattr(jitted, '__name__', 'step')}")
 
 
 def pad_to_multiple(batch, multiple: int):

@@ -306,9 +306,10 @@ def train(
     ):
       for step in range(start_step, num_steps):
         batch = parallel.shard_batch(task.check_batch(next(batches)), mesh)
-        state, metrics = train_step(
-            state, batch, jax.random.fold_in(base_key, step)
-        )
+        key = jax.random.fold_in(base_key, step)
+        if step == start_step:
+          parallel.compile_together(train_step, state, batch, key)
+        state, metrics = train_step(state, batch, key)
         pending.append(metrics)
         done = step + 1
         stop = preempted.is_set()

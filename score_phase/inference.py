@@ -99,7 +99,12 @@ def _compiled_sampler(sample_phase, mesh):
       in_shardings=(repl, repl, batch),
       out_shardings=batch,
   )
-  return lambda rng, params, *inputs: compiled(rng, params, inputs)
+
+  def run(rng, params, *inputs):
+    parallel.compile_together(compiled, rng, params, inputs)
+    return compiled(rng, params, inputs)
+
+  return run
 
 
 def get_phase_sampler(config: ml_collections.ConfigDict, mesh):
@@ -133,8 +138,8 @@ def sample_phases(
       jax.tree.map(lambda a: np.concatenate([a] * num_samples, axis=0), inputs),
       jax.device_count(),
   )
-  phases = sample_phase(rng, params, *parallel.shard_batch(tiled, mesh))
-  phases = np.asarray(jax.device_get(phases))[:count]
+  phases = sample_phase(rng, params, *parallel.shard_global_batch(tiled, mesh))
+  phases = np.asarray(parallel.gather(phases))[:count]
   return phases.reshape((num_samples, batch) + magnitude.shape[1:])
 
 
@@ -209,8 +214,10 @@ def _as_phase_fn(sample_phase, params, image_size: int, mesh):
         inputs[1:]
     )
     padded, count = parallel.pad_to_multiple(inputs, jax.device_count())
-    phase = sample_phase(key, params, *parallel.shard_batch(padded, mesh))
-    return phase[:count]
+    phase = sample_phase(
+        key, params, *parallel.shard_global_batch(padded, mesh)
+    )
+    return parallel.gather(phase)[:count]
 
   return phase_fn
 
