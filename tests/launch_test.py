@@ -156,3 +156,68 @@ def test_train_recon_builds_the_phase_function_of_the_config(
   config.data.phase_workdir = str(tmp_path / "no_run")
   with pytest.raises(checkpoints.CheckpointError, match="--mode=train_phase"):
     launch_main.MODES["train_recon"](config, str(tmp_path))
+
+
+ROOT = pathlib.Path(__file__).parent.parent
+
+
+def _dry_run(script, *args, **env) -> list[str]:
+  """The lines a cluster script prints with PHASESYNTH_DRY_RUN=1."""
+  result = subprocess.run(
+      ["bash", str(script), *args],
+      env={"PATH": "/usr/bin:/bin", "PHASESYNTH_DRY_RUN": "1", **env},
+      capture_output=True,
+      text=True,
+      check=False,
+  )
+  assert result.returncode == 0, result.stderr
+  return result.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    "nodes", ["gpu07", "gpu07,cpu1", "gpu[07-08],x", "gpu[07,09-12]"]
+)
+def test_slurm_dry_run_prints_the_command_and_jax_s_coordinator(
+    nodes, monkeypatch
+):
+  args = ["--mode=train_phase", "--workdir=/scratch/a b"]
+  out = _dry_run(
+      ROOT / "launch" / "slurm.sbatch",
+      *args,
+      SLURM_JOB_ID="12345",
+      SLURM_JOB_NODELIST=nodes,
+      SLURM_NTASKS="16",
+  )
+  # The address jax.distributed will derive from the same environment.
+  from jax._src.clusters import slurm_cluster  # pylint: disable=g-import-not-at-top
+
+  monkeypatch.setenv("SLURM_JOB_ID", "12345")
+  monkeypatch.setenv("SLURM_STEP_NODELIST", nodes)
+  expected = slurm_cluster.SlurmCluster.get_coordinator_address(None, None)
+  assert out == [
+      f"coordinator: {expected}",
+      "processes: 16 (SLURM_PROCID 0..15)",
+      "env: PHASESYNTH_DISTRIBUTED=1",
+      (
+          "command: srun python -m launch.main --mode=train_phase"
+          " --workdir=/scratch/a\\ b "
+      ),
+  ]
+
+
+def test_tpu_dry_run_prints_the_command_and_runs_nothing(tmp_path):
+  # A copy outside the checkout: no .venv yet, so the set-up is listed and
+  # not run.
+  (tmp_path / "launch").mkdir()
+  script = tmp_path / "launch" / "run_tpu.sh"
+  script.write_text((ROOT / "launch" / "run_tpu.sh").read_text())
+  out = _dry_run(script, "--mode=train_recon", "--workdir=gs://b/r")
+  assert out == [
+      "worker: from the TPU metadata server",
+      "coordinator, process count and id: from the TPU metadata server",
+      "setup: python3 -m venv .venv",
+      "setup: pip install --quiet -e . jax[tpu]",
+      "env: PHASESYNTH_DISTRIBUTED=1",
+      "command: python -m launch.main --mode=train_recon --workdir=gs://b/r ",
+  ]
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["launch"]
