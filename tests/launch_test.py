@@ -1,5 +1,6 @@
 """Entry points: sweeps as data, and the main job on tiny synthetic data."""
 
+import json
 import pathlib
 import subprocess
 import sys
@@ -35,6 +36,42 @@ def test_sweep_turns_override_dicts_into_commands(tmp_path):
       "--config.optim.lr=0.0001",
       "--config.seed=7",
   ]
+
+
+def test_sweep_summary_has_each_point_s_final_metrics(tmp_path):
+  config = tmp_path / "cfg.py"
+  config.write_text(textwrap.dedent("""
+      def sweep(arg):
+        return [{"optim.lr": lr} for lr in (1e-3, 1e-4)]
+  """))
+  workdir = tmp_path / "sweep"
+  ran = workdir / "000_lr=0.001"
+  (ran / "eval").mkdir(parents=True)
+  (ran / "metrics.jsonl").write_text(
+      '{"step": 10, "train/loss": 0.5}\n'
+      '{"step": 20, "train/loss": 0.25, "val/ssim": 0.8}\n'
+  )
+  (ran / "eval" / "test_unet_metrics.json").write_text(
+      json.dumps({"model": {"volume": {"ssim": {"mean": 0.75}}}})
+  )
+  path = sweep.write_summary(str(config), str(workdir))
+  rows = json.loads((workdir / "summary.json").read_text())
+  assert rows == [
+      {
+          "run": "000_lr=0.001",
+          "optim.lr": 1e-3,
+          "status": "done",
+          "step": 20,
+          "train/loss": 0.25,
+          "val/ssim": 0.8,
+          "test_unet/ssim": 0.75,
+      },
+      {"run": "001_lr=0.0001", "optim.lr": 1e-4, "status": "not run"},
+  ]
+  table = path.read_text().splitlines()
+  assert table[2].startswith("| run | optim.lr | status | step | train/loss")
+  assert table[4] == "| 000_lr=0.001 | 0.001 | done | 20 | 0.25 | 0.8 | 0.75 |"
+  assert table[5] == "| 001_lr=0.0001 | 0.0001 | not run |  |  |  |  |"
 
 
 def test_config_without_sweep_is_rejected(tmp_path):
