@@ -6,12 +6,14 @@ the top layer: it wires the packages together (e.g. builds the phase
 function a recon arm trains with) and nothing imports it.
 """
 
+import os
 import sys
 
 import ml_collections
 from absl import app
 from absl import flags
 from absl import logging
+from etils import epath
 from ml_collections import config_flags
 
 from kspace import datasets
@@ -52,6 +54,11 @@ MODES = {
     "eval_recon": recon_evaluation.evaluate,
 }
 
+
+class CommandLineError(ValueError):
+  """A --config or --workdir that cannot be used (the message says why)."""
+
+
 # Errors that mean bad input (data, config, checkpoint, stage outputs): each
 # message names the problem and the fix.
 USER_ERRORS = (
@@ -60,8 +67,96 @@ USER_ERRORS = (
     checkpoints.CheckpointError,
     metric_writers.NonFiniteLossError,
     experiment.ExperimentError,
+    CommandLineError,
 )
 USER_ERROR_EXIT_CODE = 2
+# What each mode writes first (trainers: checkpoints/, metrics.jsonl; the
+# experiment and prepare_data: data_examples.png, then its stage folders).
+# A non-empty --workdir holding none of these is someone else's folder.
+RUN_MARKERS = frozenset({
+    "checkpoints",
+    "metrics.jsonl",
+    "data_examples.png",
+    "phase",
+    "presynthesis",
+    "recon",
+})
+
+
+def _user_error(message: str):
+  print(f"Error: {message}", file=sys.stderr)
+  sys.exit(USER_ERROR_EXIT_CODE)
+
+
+def _one_line(error: Exception) -> str:
+  """The last non-empty line of an error raised inside the flag parsers
+  (which may quote a traceback), with escaped newlines and quotes undone."""
+  text = str(error.args[0] if error.args else error)
+  text = text.replace("\\n", "\n").replace("\\'", "'")
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  if len(lines) > 1 and lines[-1].startswith("Did you mean"):
+    field = lines[0].strip("'\"")
+    return f"unknown config field '{field}' ({lines[-1].rstrip(chr(39))})"
+  return (lines[-1] if lines else type(error).__name__).rstrip(".")
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with every mistake as one `Error:` line.
+
+  A mistyped `--config.a.b=v` surfaces as a KeyError / AttributeError from
+  deep inside ml_collections; a config file that fails to load (or an
+  unknown variant) as a flags.Error quoting its traceback.
+  """
+  try:
+    return flags.FLAGS(argv)
+  except (flags.Error, KeyError, AttributeError, TypeError, ValueError) as e:
+    _user_error(
+        f"{_one_line(e)}. Fix: name an existing configs/<file>.py[:variant]"
+        " and override only fields it defines, with values of their type"
+        " (--helpfull lists them)."
+    )
+
+
+def load_config() -> ml_collections.ConfigDict:
+  """The parsed --config, or one `Error:` line when it could not be loaded
+  (ml_collections reports that only when the config is first used)."""
+  config = _CONFIG.value
+  try:
+    config.keys()
+  except (OSError, ImportError, SyntaxError) as e:
+    _user_error(
+        f"{_one_line(e)}. Fix: pass an existing configs/<file>.py[:variant]."
+    )
+  return config
+
+
+def check_workdir(workdir: str) -> None:
+  """Creates --workdir, refusing one that cannot be written or is foreign."""
+  path = epath.Path(workdir)
+  try:
+    path.mkdir(parents=True, exist_ok=True)
+    entries = {p.name for p in path.iterdir()}
+  except OSError as e:
+    raise CommandLineError(
+        f"--workdir={workdir} cannot be created ({e.strerror or e}). Fix:"
+        " pass a folder you can write to."
+    ) from e
+  if path.is_dir() and not str(path).startswith(("gs:", "s3:")):
+    if not os.access(path, os.W_OK | os.X_OK):
+      raise CommandLineError(
+          f"--workdir={workdir} is not writable. Fix: pass a folder you can"
+          " write to."
+      )
+  if entries and not entries & RUN_MARKERS:
+    listed = ", ".join(sorted(entries)[:5]) + (
+        ", ..." if len(entries) > 5 else ""
+    )
+    raise CommandLineError(
+        f"--workdir={workdir} holds files this program did not write"
+        f" ({listed}). Fix: pass a new or empty folder, or the folder of an"
+        " earlier run to resume or evaluate it."
+    )
+
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Config file (configs/*.py[:arg]).", lock_config=True
@@ -78,9 +173,11 @@ def main(argv):
     # Progress lines and warnings only; orbax and TFDS log every save and
     # read at INFO (pass --verbosity=0 to see them).
     logging.set_verbosity(logging.WARNING)
+  config = load_config()
   parallel.maybe_initialize_distributed()
   try:
-    MODES[_MODE.value](_CONFIG.value, _WORKDIR.value)
+    check_workdir(_WORKDIR.value)
+    MODES[_MODE.value](config, _WORKDIR.value)
   except train_loop.Preempted as preempted:
     print(preempted, file=sys.stderr)
     sys.exit(train_loop.PREEMPTED_EXIT_CODE)
@@ -92,4 +189,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)
