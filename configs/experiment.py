@@ -13,11 +13,13 @@ Variants (`--config=configs/experiment.py:<variant>`):
   quicktest     the smallest run of every stage (< 3 min on 2 cores; CI).
   demo          (default; README command 1) every arm at 32x32, 3 seeds,
                 small nets: honest but small, <= 15 min on a 2-core CPU.
-  cpu64         64x64, larger sets and nets, resumable across sittings:
-                measured on 2 cores, GAN 3000 steps 25 min, SBDM 3000
-                steps ~70 min, SBDM pre-synthesis (1200 x K=4 samples) ~60
-                min; 21 recon nets x 500 steps ~80 min more (estimated
-                from the step cost, not yet run to the end) (phase
+  cpu64         64x64, larger sets and nets, resumable across sittings
+                (the pre-synthesis chunk by chunk): measured on 2 cores,
+                GAN 3000 steps 16-25 min, SBDM 3000 steps ~70 min; the
+                pre-synthesis with the train_phase cpu64 model (1200 x K=4
+                samples, Heun 18) 1.15 s a sample, ~92 min; 21 recon nets
+                x 500 steps ~80 min more (estimated from the step cost,
+                not yet run to the end) (phase
                 models can also be named with --config.sbdm_workdir /
                 --config.gan_workdir, trained elsewhere on other
                 anatomies: a run on this data.seed is refused, as it has
