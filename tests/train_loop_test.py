@@ -16,6 +16,7 @@ from configs import base
 from runtime import checkpoints
 from runtime import metric_writers
 from runtime import optimizers
+from runtime import parallel
 from runtime import train_loop
 
 DIM = 3
@@ -240,3 +241,16 @@ def test_cached_by_config_keys_on_the_named_fields_only():
   config.model.nf = 16
   assert factory(config) is not first
   assert len(calls) == 2
+
+
+def test_the_step_donates_the_old_state():
+  """The state's buffers are reused in place (no second copy of the
+  parameters and optimiser state per step): XLA deletes the inputs."""
+  mesh = parallel.create_mesh()
+  state = train_loop.compiled_init(init_fn, mesh)(jax.random.key(0))
+  batch = parallel.shard_batch(next(batches(0, 8)), mesh)
+  step = train_loop.compiled_step(train_step, mesh)
+  new_state, _ = step(state, batch, jax.random.key(1))
+  assert all(leaf.is_deleted() for leaf in jax.tree.leaves(state))
+  assert not any(leaf.is_deleted() for leaf in jax.tree.leaves(new_state))
+  assert not any(leaf.is_deleted() for leaf in jax.tree.leaves(batch))
