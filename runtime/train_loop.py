@@ -292,9 +292,9 @@ def train(
       check_compatible(metadata, task.compatibility, manager.directory)
       logging.info("Resuming %s from step %d.", task.name, last_checkpoint)
     start_step = int(jax.device_get(state.step))
-    writer = metric_writers.MetricWriter(
-        workdir, resume_step=start_step if restored else None
-    )
+    # Also from scratch: a run killed before its first checkpoint was
+    # complete logged steps that are now run again.
+    writer = metric_writers.MetricWriter(workdir, resume_step=start_step)
     train_step = compiled_step(task.train_step, mesh)
     base_key = jax.random.wrap_key_data(jax.device_get(state.rng))
     batches = task.batches(start_step, per_process_batch)

@@ -127,6 +127,16 @@ def test_learns_and_logs_every_step_once(tmp_path):
   }
 
 
+def test_a_rerun_from_scratch_drops_what_a_killed_run_logged(tmp_path):
+  """Killed before its first checkpoint was complete: the rerun starts at
+  step 0 and the steps it runs again are logged once."""
+  (tmp_path / "metrics.jsonl").write_text(
+      "".join(f'{{"step": {s}, "train/loss": 1.0}}\n' for s in (1, 2, 3))
+  )
+  train_loop.train(_task(), _train_config(4), tmp_path, seed=0)
+  assert _logged_steps(tmp_path) == [1, 2, 3, 4]
+
+
 def test_kill_and_rerun_equals_an_uninterrupted_run(tmp_path):
   straight = train_loop.train(
       _task(), _train_config(6), tmp_path / "straight", seed=0
