@@ -96,6 +96,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # PRNG implementation of the parameter initializers ("rbg" compiles much
   # faster than "threefry2x32" on CPU).
   model.init_prng_impl = "rbg"
+  # Large hardware: "bfloat16" runs the U-Nets' convolutions in bf16 with
+  # float32 parameters and normalisation statistics (mixed precision);
+  # `remat` recomputes U-Net block activations in the backward pass to save
+  # memory. Neither changes the parameters, so a checkpoint resumes under
+  # either setting.
+  model.compute_dtype = "float32"
+  model.remat = False
 
   config.optim = optim = base.get_optim_config()
   optim.lr = 3e-4

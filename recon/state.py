@@ -37,10 +37,18 @@ class TrainState:
   rng: jax.Array
 
 
+# Model fields that change how the parameters are used, not what they are.
+RUNTIME_ONLY_MODEL_FIELDS = ("compute_dtype", "remat")
+
+
 def compatibility(config: ml_collections.ConfigDict) -> dict:
-  """What a checkpoint must share with `config` to be restored into it."""
+  """What a checkpoint must share with `config` to be restored into it (a
+  checkpoint restores under any RUNTIME_ONLY_MODEL_FIELDS)."""
+  model = train_loop.as_json(config.model)
+  for how in RUNTIME_ONLY_MODEL_FIELDS:
+    model.pop(how, None)
   return {
-      "model": train_loop.as_json(config.model),
+      "model": model,
       "num_coils": config.forward.num_coils,
       "image_size": config.data.image_size,
   }

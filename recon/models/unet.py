@@ -11,7 +11,15 @@ trains with drop_prob = 0). Images are NHWC (channels last).
 root-sum-of-squares combined image is normalised by its mean and standard
 deviation and clamped, passed through the U-Net, and un-normalised (fastMRI's
 U-Net data transform normalises and clamps the input the same way).
+
+Two options for large hardware leave the parameters and their names as they
+are: `dtype=jnp.bfloat16` runs the convolutions in bf16 with float32
+parameters (instance-norm statistics and the output stay float32), and
+`remat=True` recomputes each block's activations in the backward pass
+instead of storing them (less memory, one more forward).
 """
+
+import itertools
 
 import flax.linen as nn
 import jax
@@ -27,10 +35,13 @@ def instance_norm(x: jax.Array, eps: float) -> jax.Array:
   Normalises each (example, channel) of (B, H, W, C) over H and W with the
   biased variance. Two passes (center, then square) are more accurate than
   E[x^2] - E[x]^2 and their gradient compiles to fewer reductions on CPU.
+  The statistics are taken in float32 whatever the input dtype (a bf16 mean
+  over 128^2 pixels loses most of its digits); the result has x's dtype.
   """
-  centered = x - x.mean(axis=(1, 2), keepdims=True)
+  x32 = x.astype(jnp.float32)
+  centered = x32 - x32.mean(axis=(1, 2), keepdims=True)
   variance = jnp.mean(centered * centered, axis=(1, 2), keepdims=True)
-  return centered * jax.lax.rsqrt(variance + eps)
+  return (centered * jax.lax.rsqrt(variance + eps)).astype(x.dtype)
 
 
 class ConvBlock(nn.Module):
@@ -40,17 +51,25 @@ class ConvBlock(nn.Module):
     features: output channels.
     negative_slope: leaky ReLU slope.
     norm_eps: instance-norm epsilon.
+    dtype: compute dtype of the convolutions (parameters stay float32).
   """
 
   features: int
   negative_slope: float
   norm_eps: float
+  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    """(B, H, W, C_in) float32 -> (B, H, W, features)."""
+    """(B, H, W, C_in) -> (B, H, W, features) in `dtype`."""
     for _ in range(2):
-      x = nn.Conv(self.features, (3, 3), padding=1, use_bias=False)(x)
+      x = nn.Conv(
+          self.features,
+          (3, 3),
+          padding=1,
+          use_bias=False,
+          dtype=self.dtype,
+      )(x)
       x = instance_norm(x, self.norm_eps)
       x = nn.leaky_relu(x, self.negative_slope)
     return x
@@ -67,10 +86,11 @@ class TransposeConvBlock(nn.Module):
   features: int
   negative_slope: float
   norm_eps: float
+  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    """(B, H, W, C_in) -> (B, 2H, 2W, features)."""
+    """(B, H, W, C_in) -> (B, 2H, 2W, features) in `dtype`."""
     batch, height, width, in_features = x.shape
     kernel = self.param(
         "kernel",
@@ -78,7 +98,11 @@ class TransposeConvBlock(nn.Module):
         (2, 2, in_features, self.features),
         jnp.float32,
     )
-    x = jnp.einsum("bhwc,ijcf->bhiwjf", x, kernel)
+    x = jnp.einsum(
+        "bhwc,ijcf->bhiwjf",
+        x.astype(self.dtype),
+        kernel.astype(self.dtype),
+    )
     x = x.reshape(batch, 2 * height, 2 * width, self.features)
     x = instance_norm(x, self.norm_eps)
     return nn.leaky_relu(x, self.negative_slope)
@@ -102,6 +126,10 @@ class Unet(nn.Module):
       by 2 ** num_pools (the wrappers pad to that with `pad_to_multiple`).
     negative_slope: leaky ReLU slope (fastMRI: 0.2).
     norm_eps: instance-norm epsilon (PyTorch InstanceNorm2d: 1e-5).
+    dtype: compute dtype of the 3x3 and transposed convolutions (float32, or
+      bfloat16 for mixed precision); the parameters, normalisation
+      statistics and the 1x1 output conv are float32.
+    remat: recompute each block's activations in the backward pass.
   """
 
   out_chans: int
@@ -109,6 +137,8 @@ class Unet(nn.Module):
   num_pools: int
   negative_slope: float
   norm_eps: float
+  dtype: jnp.dtype = jnp.float32
+  remat: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -119,21 +149,43 @@ class Unet(nn.Module):
           f"Unet with {self.num_pools} pools needs H and W divisible by"
           f" {factor}, got {x.shape[1:3]}; pad the input."
       )
-    kwargs = dict(negative_slope=self.negative_slope, norm_eps=self.norm_eps)
+    kwargs = dict(
+        negative_slope=self.negative_slope,
+        norm_eps=self.norm_eps,
+        dtype=self.dtype,
+    )
+    conv_cls, up_cls = ConvBlock, TransposeConvBlock
+    if self.remat:
+      conv_cls, up_cls = nn.remat(ConvBlock), nn.remat(TransposeConvBlock)
+    # Explicit names keep the parameter tree the same with and without remat
+    # (nn.remat renames the class), so checkpoints load either way.
+    conv_index, up_index = itertools.count(), itertools.count()
+
+    def conv(features, h):
+      name = f"ConvBlock_{next(conv_index)}"
+      return conv_cls(features, name=name, **kwargs)(h)
+
+    def up(features, h):
+      name = f"TransposeConvBlock_{next(up_index)}"
+      return up_cls(features, name=name, **kwargs)(h)
+
+    x = x.astype(self.dtype)
     skips = []
     features = self.chans
     for _ in range(self.num_pools):
-      x = ConvBlock(features, **kwargs)(x)
+      x = conv(features, x)
       skips.append(x)
       x = avg_pool_2x2(x)
       features *= 2
-    x = ConvBlock(features, **kwargs)(x)
+    x = conv(features, x)
     for skip in reversed(skips):
       features //= 2
-      x = TransposeConvBlock(features, **kwargs)(x)
+      x = up(features, x)
       x = jnp.concatenate([x, skip], axis=-1)
-      x = ConvBlock(features, **kwargs)(x)
-    return nn.Conv(self.out_chans, (1, 1))(x)
+      x = conv(features, x)
+    # The 1x1 output conv stays float32: its bias gradient sums over every
+    # pixel, which a bf16 sum gets wrong by tens of percent.
+    return nn.Conv(self.out_chans, (1, 1))(x.astype(jnp.float32))
 
 
 def pad_to_multiple(
@@ -178,6 +230,8 @@ class ZeroFilledUnet(nn.Module):
     std_eps: keeps the input normalisation finite on constant images
       (fastMRI: 1e-11).
     input_clamp: bound of the normalised input (fastMRI: 6); inf disables it.
+    dtype: U-Net compute dtype (`Unet`).
+    remat: recompute the U-Net's block activations in the backward pass.
   """
 
   chans: int
@@ -186,6 +240,8 @@ class ZeroFilledUnet(nn.Module):
   norm_eps: float
   std_eps: float
   input_clamp: float
+  dtype: jnp.dtype = jnp.float32
+  remat: bool = False
 
   @nn.compact
   def __call__(self, masked_kspace: jax.Array, mask: jax.Array) -> jax.Array:
@@ -205,7 +261,13 @@ class ZeroFilledUnet(nn.Module):
     std = image.std(axis=(-2, -1), keepdims=True, ddof=1) + self.std_eps
     x = jnp.clip((image - mean) / std, -self.input_clamp, self.input_clamp)
     x, (rows, cols) = pad_to_multiple(x[..., None], 2**self.num_pools)
-    x = Unet(1, self.chans, self.num_pools, self.negative_slope, self.norm_eps)(
-        x
-    )
+    x = Unet(
+        1,
+        self.chans,
+        self.num_pools,
+        self.negative_slope,
+        self.norm_eps,
+        dtype=self.dtype,
+        remat=self.remat,
+    )(x)
     return x[:, rows, cols, 0] * std + mean

@@ -81,6 +81,8 @@ class NormUnet(nn.Module):
     std_eps: added to the standard deviation. 0 is fastMRI's behaviour, under
       which a constant (e.g. all-zero) image gives NaN; a small positive
       value (e.g. 1e-6) keeps such inputs finite at a small bias.
+    dtype: U-Net compute dtype (`unet.Unet`).
+    remat: recompute the U-Net's block activations in the backward pass.
   """
 
   chans: int
@@ -88,6 +90,8 @@ class NormUnet(nn.Module):
   negative_slope: float
   norm_eps: float
   std_eps: float
+  dtype: jnp.dtype = jnp.float32
+  remat: bool = False
 
   @nn.compact
   def __call__(self, image: jax.Array) -> jax.Array:
@@ -97,7 +101,13 @@ class NormUnet(nn.Module):
     std = x.std(axis=(1, 2), keepdims=True, ddof=1) + self.std_eps
     x, (rows, cols) = unet.pad_to_multiple((x - mean) / std, 2**self.num_pools)
     x = unet.Unet(
-        2, self.chans, self.num_pools, self.negative_slope, self.norm_eps
+        2,
+        self.chans,
+        self.num_pools,
+        self.negative_slope,
+        self.norm_eps,
+        dtype=self.dtype,
+        remat=self.remat,
     )(x)
     x = x[:, rows, cols] * std + mean
     return jax.lax.complex(x[..., 0], x[..., 1])
@@ -197,6 +207,8 @@ class VarNet(nn.Module):
     norm_eps: instance-norm epsilon.
     std_eps: NormUnet normalisation epsilon.
     rss_eps: sensitivity normalisation epsilon.
+    dtype: compute dtype of every U-Net (the physics stays complex64).
+    remat: recompute the U-Nets' block activations in the backward pass.
   """
 
   num_cascades: int
@@ -210,6 +222,8 @@ class VarNet(nn.Module):
   norm_eps: float
   std_eps: float
   rss_eps: float
+  dtype: jnp.dtype = jnp.float32
+  remat: bool = False
 
   def _norm_unet(self, chans: int, num_pools: int):
     return functools.partial(
@@ -219,6 +233,8 @@ class VarNet(nn.Module):
         self.negative_slope,
         self.norm_eps,
         self.std_eps,
+        dtype=self.dtype,
+        remat=self.remat,
     )
 
   @nn.compact
