@@ -7,12 +7,20 @@ PyTorch uses the `fastmri` package's `Unet` and `VarNet` (fastmri 0.3.0) with
 all CPU threads. Prints the machine, steps/s of each and the ratio JAX/PyTorch
 measured side by side in this one run.
 
+`--precisions=fp32,bf16` also times mixed precision: our models with
+`dtype=bfloat16` (bf16 convolutions, float32 parameters; configs:
+`model.compute_dtype`) against the same PyTorch step under
+`torch.autocast("cpu", dtype=torch.bfloat16)`. XLA:CPU options (e.g.
+`XLA_FLAGS=--xla_cpu_use_onednn`) are tried by setting them in the
+environment of a run.
+
 Benchmark-only dependencies (NOT project dependencies):
   pip install torch==2.13.0          # the CPU build; other specs pull CUDA
   pip install --no-deps fastmri      # its deps (pandas, h5py, lightning...)
                                      # are not needed for the two models
 
-  python benchmarks/recon_step.py --batch=4 --size=128 --coils=8 --repeats=10
+  python benchmarks/recon_step.py --batch=4 --size=128 --coils=8 --repeats=10 \
+      --precisions=fp32,bf16
 """
 
 import argparse
@@ -40,6 +48,7 @@ NORM_EPS = 1e-5  # torch.nn.InstanceNorm2d default
 STD_EPS = 1e-6
 LEARNING_RATE = 3e-4
 PAUSE_SECONDS = 0.5
+DTYPES = {"fp32": jnp.float32, "bf16": jnp.bfloat16}
 
 
 def import_fastmri_models():
@@ -142,8 +151,9 @@ def jax_runner(model, inputs, target):
   return run, sum(x.size for x in jax.tree.leaves(params))
 
 
-def torch_runner(forward, parameters, inputs, target):
-  """A no-argument train-step callable for a torch model, and its size."""
+def torch_runner(forward, parameters, inputs, target, bf16=False):
+  """A no-argument train-step callable for a torch model, and its size;
+  `bf16` runs the forward (and so the backward) under CPU autocast."""
   import torch  # pylint: disable=g-import-not-at-top
 
   parameters = list(parameters)
@@ -151,7 +161,9 @@ def torch_runner(forward, parameters, inputs, target):
 
   def run():
     optimizer.zero_grad(set_to_none=True)
-    loss = torch.mean(torch.abs(forward(*inputs) - target))
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+      output = forward(*inputs)
+    loss = torch.mean(torch.abs(output.float() - target))
     loss.backward()
     optimizer.step()
 
@@ -172,6 +184,7 @@ def main():
   parser.add_argument("--acceleration", type=int, default=4)
   parser.add_argument("--repeats", type=int, default=10)
   parser.add_argument("--models", default="unet,varnet")
+  parser.add_argument("--precisions", default="fp32")
   args = parser.parse_args()
 
   import torch  # pylint: disable=g-import-not-at-top
@@ -181,7 +194,8 @@ def main():
   print(
       f"machine: {platform.machine()}  {os.cpu_count()} CPUs, jax"
       f" {jax.__version__} on {jax.default_backend()}, torch"
-      f" {torch.__version__} ({torch.get_num_threads()} threads)"
+      f" {torch.__version__} ({torch.get_num_threads()} threads),"
+      f" XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}"
   )
   masked, mask, target, zero_filled = make_data(
       args.batch,
@@ -194,69 +208,80 @@ def main():
   num_low = masks.num_low_frequencies(args.size, args.center_fraction)
   results = {}
 
-  if "unet" in args.models:
-    model = unet.Unet(1, args.unet_chans, args.pools, NEGATIVE_SLOPE, NORM_EPS)
-    module = torch_unet(1, 1, args.unet_chans, args.pools, drop_prob=0.0)
-    runners = [
-        jax_runner(model, (zero_filled[..., None],), target[..., None]),
-        torch_runner(
-            module,
-            module.parameters(),
-            (torch.from_numpy(zero_filled[:, None].copy()),),
-            torch.from_numpy(target[:, None].copy()),
-        ),
-    ]
-    results["unet"] = (
-        runners,
-        (
-            f"U-Net chans {args.unet_chans},"
-            f" {args.pools} pools, batch {args.batch} x 1 x"
-            f" {args.size}^2"
-        ),
-    )
+  precisions = args.precisions.split(",")
+  for precision in precisions:
+    if precision not in DTYPES:
+      parser.error(f"--precisions takes {tuple(DTYPES)}, got {precision!r}")
+  for precision in precisions:
+    bf16, dtype = precision == "bf16", DTYPES[precision]
+    if "unet" in args.models:
+      model = unet.Unet(
+          1, args.unet_chans, args.pools, NEGATIVE_SLOPE, NORM_EPS, dtype=dtype
+      )
+      module = torch_unet(1, 1, args.unet_chans, args.pools, drop_prob=0.0)
+      runners = [
+          jax_runner(model, (zero_filled[..., None],), target[..., None]),
+          torch_runner(
+              module,
+              module.parameters(),
+              (torch.from_numpy(zero_filled[:, None].copy()),),
+              torch.from_numpy(target[:, None].copy()),
+              bf16=bf16,
+          ),
+      ]
+      results[f"unet {precision}"] = (
+          runners,
+          (
+              f"U-Net chans {args.unet_chans},"
+              f" {args.pools} pools, batch {args.batch} x 1 x"
+              f" {args.size}^2"
+          ),
+      )
 
-  if "varnet" in args.models:
-    model = varnet.VarNet(
-        args.cascades,
-        args.varnet_chans,
-        args.pools,
-        args.sens_chans,
-        args.pools,
-        num_low,
-        1.0,
-        NEGATIVE_SLOPE,
-        NORM_EPS,
-        STD_EPS,
-        STD_EPS,
-    )
-    module = torch_varnet(
-        num_cascades=args.cascades,
-        sens_chans=args.sens_chans,
-        sens_pools=args.pools,
-        chans=args.varnet_chans,
-        pools=args.pools,
-    )
-    kspace = torch.view_as_real(torch.from_numpy(masked.copy()))
-    torch_mask = torch.from_numpy(mask[:, None, :1, :, None] > 0)
-    runners = [
-        jax_runner(model, (masked, mask), target),
-        torch_runner(
-            lambda k, m: module(k, m, num_low),
-            module.parameters(),
-            (kspace, torch_mask),
-            torch.from_numpy(target.copy()),
-        ),
-    ]
-    results["varnet"] = (
-        runners,
-        (
-            f"VarNet {args.cascades} cascades, chans"
-            f" {args.varnet_chans}, sens chans"
-            f" {args.sens_chans}, {args.pools} pools, batch"
-            f" {args.batch} x {args.coils} coils x"
-            f" {args.size}^2"
-        ),
-    )
+    if "varnet" in args.models:
+      model = varnet.VarNet(
+          args.cascades,
+          args.varnet_chans,
+          args.pools,
+          args.sens_chans,
+          args.pools,
+          num_low,
+          1.0,
+          NEGATIVE_SLOPE,
+          NORM_EPS,
+          STD_EPS,
+          STD_EPS,
+          dtype=dtype,
+      )
+      module = torch_varnet(
+          num_cascades=args.cascades,
+          sens_chans=args.sens_chans,
+          sens_pools=args.pools,
+          chans=args.varnet_chans,
+          pools=args.pools,
+      )
+      kspace = torch.view_as_real(torch.from_numpy(masked.copy()))
+      torch_mask = torch.from_numpy(mask[:, None, :1, :, None] > 0)
+      runners = [
+          jax_runner(model, (masked, mask), target),
+          torch_runner(
+              lambda k, m, module=module: module(k, m, num_low),
+              module.parameters(),
+              (kspace, torch_mask),
+              torch.from_numpy(target.copy()),
+              bf16=bf16,
+          ),
+      ]
+      results[f"varnet {precision}"] = (
+          runners,
+          (
+              f"VarNet {args.cascades} cascades, chans"
+              f" {args.varnet_chans}, sens chans"
+              f" {args.sens_chans}, {args.pools} pools, batch"
+              f" {args.batch} x {args.coils} coils x"
+              f" {args.size}^2"
+          ),
+      )
 
   for name, (runners, what) in results.items():
     (jax_run, jax_params), (torch_run, torch_params) = runners
