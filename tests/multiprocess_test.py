@@ -8,36 +8,26 @@ parameters; only process 0 writes metrics; a restart of both processes
 resumes from the checkpoint they wrote together.
 """
 
-import json
 import os
-import pathlib
 import socket
 import subprocess
-import sys
 
-import jax
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
+
+import cli_runs
 
 pytestmark = pytest.mark.slow
 
-ROOT = pathlib.Path(__file__).parent.parent
 DEVICES = 4
-TRAINERS = {
+# Global batches of 8 split over 4 devices.
+FLAGS = {
     "train_phase": [
-        "--config=configs/phase_sbdm.py:tiny",
         "--config.train.batch_size=8",
         "--config.eval.num_examples=4",
         "--config.eval.batch_size=4",
     ],
-    "train_recon": [
-        "--config=configs/recon.py:tiny,model=unet",
-        "--config.train.batch_size=8",
-        "--config.data.num_train=32",
-        "--config.data.num_test=8",
-        "--config.eval.num_batches=1",
-    ],
+    "train_recon": ["--config.train.batch_size=8"],
 }
 
 
@@ -51,18 +41,15 @@ def _launch(mode, workdir, data_dir, num_steps, num_processes):
   """Runs `launch.main` as `num_processes` processes sharing DEVICES CPU
   devices; returns their outputs."""
   port = _free_port()
-  command = [
-      sys.executable,
-      "-m",
-      "launch.main",
-      f"--mode={mode}",
-      f"--workdir={workdir}",
-      *TRAINERS[mode],
-      f"--config.data.data_dir={data_dir}",
+  command = cli_runs.command(
+      mode,
+      workdir,
+      data_dir,
+      *FLAGS[mode],
       f"--config.train.num_steps={num_steps}",
       "--config.train.log_every=1",
       f"--config.train.checkpoint_every={num_steps}",
-  ]
+  )
   flags = os.environ.get("XLA_FLAGS", "").replace(
       f"--xla_force_host_platform_device_count={DEVICES}", ""
   )
@@ -86,7 +73,7 @@ def _launch(mode, workdir, data_dir, num_steps, num_processes):
     processes.append(
         subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=cli_runs.ROOT,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -100,22 +87,10 @@ def _launch(mode, workdir, data_dir, num_steps, num_processes):
 
 
 def _final_params(workdir, step):
-  state = ocp.StandardCheckpointer().restore(
-      (workdir / "checkpoints" / str(step) / "state").absolute()
-  )
-  return state["params"]
+  return cli_runs.restore_state(workdir, step)["params"]
 
 
-def _logged_steps(workdir):
-  lines = (workdir / "metrics.jsonl").read_text().splitlines()
-  return [
-      json.loads(line)["step"]
-      for line in lines
-      if "train/loss" in json.loads(line)
-  ]
-
-
-@pytest.mark.parametrize("mode", sorted(TRAINERS))
+@pytest.mark.parametrize("mode", sorted(FLAGS))
 def test_two_processes_equal_one_and_resume_together(mode, tmp_path):
   data_dir = tmp_path / "tfds"
   one, two = tmp_path / "one", tmp_path / "two"
@@ -125,27 +100,21 @@ def test_two_processes_equal_one_and_resume_together(mode, tmp_path):
   _launch(mode, two, data_dir, num_steps=4, num_processes=2)
 
   expected, got = _final_params(one, 4), _final_params(two, 4)
-  leaves = jax_leaves(expected)
-  assert len(leaves) == len(jax_leaves(got)) > 0
+  leaves = cli_runs.leaves(expected)
+  assert len(leaves) == len(cli_runs.leaves(got)) > 0
   # atol: the attention key bias has zero gradient in exact arithmetic
   # (softmax ignores a shift shared by all keys); its ~1e-6 values are
   # rounding noise and differ with the reduction order. A wrong shard or
   # gradient average moves weights by ~lr = 2e-3 per step.
-  for (path, a), (_, b) in zip(leaves, jax_leaves(got)):
+  for (path, a), (_, b) in zip(leaves, cli_runs.leaves(got)):
     np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5, err_msg=path)
   # The run moved the parameters (equality is not two untouched inits).
   init = _final_params(two, 2)
   assert any(
-      not np.allclose(a, b) for (_, a), (_, b) in zip(jax_leaves(init), leaves)
+      not np.allclose(a, b)
+      for (_, a), (_, b) in zip(cli_runs.leaves(init), leaves)
   )
   # One writer (two would log each step twice): every step once, in
   # order, across the restart.
-  assert _logged_steps(two) == [1, 2, 3, 4]
-  assert _logged_steps(one) == [1, 2, 3, 4]
-
-
-def jax_leaves(tree):
-  return [
-      (jax.tree_util.keystr(path), np.asarray(leaf))
-      for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]
-  ]
+  assert cli_runs.logged_steps(two) == [1, 2, 3, 4]
+  assert cli_runs.logged_steps(one) == [1, 2, 3, 4]

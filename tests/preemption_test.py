@@ -6,67 +6,37 @@ to save) or preempted (SIGTERM: saves the current step, exits with status
 parameters equal an uninterrupted run's and every step is logged once.
 """
 
-import json
-import pathlib
 import signal
 import subprocess
-import sys
 import time
 
-import jax
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 
+import cli_runs
 from runtime import train_loop
 
 pytestmark = pytest.mark.slow
 
-ROOT = pathlib.Path(__file__).parent.parent
 NUM_STEPS = 20
-TRAINERS = {
-    "train_phase": ["--config=configs/phase_sbdm.py:tiny"],
-    "train_gan": ["--config=configs/phase_gan.py:tiny"],
-    "train_recon": [
-        "--config=configs/recon.py:tiny,model=unet",
-        "--config.data.num_train=32",
-        "--config.data.num_test=8",
-        "--config.eval.num_batches=1",
-    ],
-}
 
 
 def _command(mode, workdir, data_dir):
-  return [
-      sys.executable,
-      "-m",
-      "launch.main",
-      f"--mode={mode}",
-      f"--workdir={workdir}",
-      *TRAINERS[mode],
-      f"--config.data.data_dir={data_dir}",
+  return cli_runs.command(
+      mode,
+      workdir,
+      data_dir,
       f"--config.train.num_steps={NUM_STEPS}",
       "--config.train.log_every=1",
       "--config.train.checkpoint_every=2",
-  ]
+  )
 
 
 def _run(command):
   result = subprocess.run(
-      command, cwd=ROOT, capture_output=True, text=True, check=False
+      command, cwd=cli_runs.ROOT, capture_output=True, text=True, check=False
   )
   assert result.returncode == 0, result.stderr[-4000:]
-
-
-def _logged_steps(workdir):
-  path = workdir / "metrics.jsonl"
-  if not path.exists():
-    return []
-  return [
-      json.loads(line)["step"]
-      for line in path.read_text().splitlines()
-      if "train/loss" in line
-  ]
 
 
 def _interrupt(command, workdir, sig, after_step):
@@ -75,36 +45,32 @@ def _interrupt(command, workdir, sig, after_step):
   when it was sent)."""
   process = subprocess.Popen(
       command,
-      cwd=ROOT,
+      cwd=cli_runs.ROOT,
       stdout=subprocess.DEVNULL,
       stderr=subprocess.PIPE,
       text=True,
   )
   deadline = time.monotonic() + 600
-  while not _logged_steps(workdir) or _logged_steps(workdir)[-1] < after_step:
+  while (
+      not cli_runs.logged_steps(workdir)
+      or cli_runs.logged_steps(workdir)[-1] < after_step
+  ):
     assert process.poll() is None, process.stderr.read()[-4000:]
     assert time.monotonic() < deadline
     time.sleep(0.05)
   process.send_signal(sig)
-  sent, reached = time.monotonic(), _logged_steps(workdir)[-1]
+  sent, reached = time.monotonic(), cli_runs.logged_steps(workdir)[-1]
   process.wait(timeout=300)
   return process.returncode, time.monotonic() - sent, reached
 
 
 def _params(workdir):
-  steps = [
-      int(p.name)
-      for p in (workdir / "checkpoints").iterdir()
-      if p.name.isdigit()
-  ]
-  state = ocp.StandardCheckpointer().restore(
-      (workdir / "checkpoints" / str(max(steps)) / "state").absolute()
-  )
-  # The whole state: parameters, optimiser and EMA state, step, PRNG key.
-  return max(steps), jax.tree_util.tree_leaves_with_path(state)
+  """(newest checkpoint step, the leaves of its whole state)."""
+  step = cli_runs.checkpoint_steps(workdir)[-1]
+  return step, cli_runs.leaves(cli_runs.restore_state(workdir, step))
 
 
-@pytest.mark.parametrize("mode", sorted(TRAINERS))
+@pytest.mark.parametrize("mode", sorted(cli_runs.TRAINERS))
 def test_kill_and_sigterm_resume_exactly(mode, tmp_path):
   data_dir = tmp_path / "tfds"
   reference = tmp_path / "reference"
@@ -132,5 +98,5 @@ def test_kill_and_sigterm_resume_exactly(mode, tmp_path):
       np.testing.assert_allclose(
           b, a, rtol=1e-5, atol=1e-6, err_msg=f"{sig.name} {path}"
       )
-    assert _logged_steps(workdir) == list(range(1, NUM_STEPS + 1))
+    assert cli_runs.logged_steps(workdir) == list(range(1, NUM_STEPS + 1))
     assert not list(workdir.glob("**/*.tmp*"))
