@@ -167,6 +167,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Condition on the records' scan parameters where known (B0 and TE, B0
   # direction, sequence family; score_phase/scan_params.py), each optional.
   model.scan_conditioning = bool(v.get("scan_conditioning"))
+  # Large hardware: "bfloat16" runs the blocks in bf16 with float32
+  # parameters (mixed precision); `remat` recomputes block activations in
+  # the backward pass. Neither changes the parameters: a checkpoint
+  # resumes under either setting.
+  model.compute_dtype = "float32"
+  model.remat = False
 
   config.ema = ema = ml_collections.ConfigDict()
   # EMA decay of the parameters (sampling uses the EMA).

@@ -37,18 +37,10 @@ class TrainState:
   rng: jax.Array
 
 
-# Model fields that change how the parameters are used, not what they are.
-RUNTIME_ONLY_MODEL_FIELDS = ("compute_dtype", "remat")
-
-
 def compatibility(config: ml_collections.ConfigDict) -> dict:
-  """What a checkpoint must share with `config` to be restored into it (a
-  checkpoint restores under any RUNTIME_ONLY_MODEL_FIELDS)."""
-  model = train_loop.as_json(config.model)
-  for how in RUNTIME_ONLY_MODEL_FIELDS:
-    model.pop(how, None)
+  """What a checkpoint must share with `config` to be restored into it."""
   return {
-      "model": model,
+      "model": train_loop.model_identity(config.model),
       "num_coils": config.forward.num_coils,
       "image_size": config.data.image_size,
   }

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from etils import epath
@@ -100,6 +101,31 @@ class Task:
 def as_json(config: ml_collections.ConfigDict) -> Any:
   """A config (block) as plain JSON values, for metadata and comparisons."""
   return json.loads(config.to_json())
+
+
+# Model fields that change how the parameters are used, not what they are.
+RUNTIME_ONLY_MODEL_FIELDS = ("compute_dtype", "remat")
+COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def compute_dtype(name: str) -> jnp.dtype:
+  """The dtype of a `model.compute_dtype` name."""
+  if name not in COMPUTE_DTYPES:
+    raise ValueError(
+        f"Unknown model.compute_dtype {name!r}; use one of"
+        f" {tuple(COMPUTE_DTYPES)}."
+    )
+  return COMPUTE_DTYPES[name]
+
+
+def model_identity(model_config: ml_collections.ConfigDict) -> dict:
+  """A model block as JSON without RUNTIME_ONLY_MODEL_FIELDS: what a
+  checkpoint's model must match (it restores under any compute dtype or
+  remat setting)."""
+  identity = as_json(model_config)
+  for field in RUNTIME_ONLY_MODEL_FIELDS:
+    identity.pop(field, None)
+  return identity
 
 
 def cached_by_config(*fields: str):

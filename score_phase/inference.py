@@ -42,7 +42,7 @@ _RUN_BLOCK = {TRAIN_MODE: "sde", gan_model.TRAIN_MODE: "generator"}
 def compatibility(config: ml_collections.ConfigDict) -> dict:
   """What a checkpoint must share with `config` to be restored into it."""
   return {
-      "model": train_loop.as_json(config.model),
+      "model": train_loop.model_identity(config.model),
       "sde": train_loop.as_json(config.sde),
       "image_size": config.data.image_size,
   }

@@ -6,13 +6,14 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from configs import recon as recon_config
 from kspace import coils
 from kspace import masks
 from kspace import operators
+import mixed_precision
+from recon import state as recon_state
 from recon.models import get_model
 from recon.models import unet
 from recon.models import varnet
@@ -285,13 +286,14 @@ def _with(model_config, **fields):
   return changed
 
 
-def _loss_and_grads(model, params, kspace, mask, target):
+def _loss_fn(model, kspace, mask, target):
   # Squared error: an L1 loss's gradient at init is a sum of signs that
   # nearly cancel, which any rounding of the output reshuffles.
-  def loss_fn(p):
-    return jnp.mean((model.apply({"params": p}, kspace, mask) - target) ** 2)
+  def loss_fn(params):
+    output = model.apply({"params": params}, kspace, mask)
+    return jnp.mean((output - target) ** 2)
 
-  return jax.jit(jax.value_and_grad(loss_fn))(params)
+  return loss_fn
 
 
 @pytest.mark.slow
@@ -309,62 +311,11 @@ def test_remat_keeps_parameters_outputs_and_gradients(config, name):
   )
   assert jax.tree.structure(remat_variables) == jax.tree.structure(variables)
   params = variables["params"]
-  loss, grads = _loss_and_grads(plain, params, kspace, mask, target)
-  remat_loss, remat_grads = _loss_and_grads(remat, params, kspace, mask, target)
-  np.testing.assert_allclose(remat_loss, loss, rtol=1e-6)
-  jax.tree.map(
-      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7),
-      remat_grads,
-      grads,
+  mixed_precision.assert_remat_equivalent(
+      _loss_fn(plain, kspace, mask, target),
+      _loss_fn(remat, kspace, mask, target),
+      params,
   )
-  # The backward pass really recomputes: a remat region is in the program.
-  grad_program = str(
-      jax.make_jaxpr(
-          jax.grad(lambda p: remat.apply({"params": p}, kspace, mask).sum())
-      )(params)
-  )
-  assert "remat" in grad_program or "checkpoint" in grad_program
-
-
-def _conv_dtypes(model, params, kspace, mask) -> dict[tuple, set[str]]:
-  """{kernel window: operand dtypes} of every convolution in the forward."""
-  program = jax.make_jaxpr(lambda p: model.apply({"params": p}, kspace, mask))
-  found = {}
-
-  def visit(jaxpr):
-    for eqn in jaxpr.eqns:
-      if eqn.primitive.name == "conv_general_dilated":
-        window = eqn.invars[1].aval.shape[:2]
-        found.setdefault(window, set()).add(str(eqn.invars[0].aval.dtype))
-      for value in eqn.params.values():
-        for sub in value if isinstance(value, (list, tuple)) else (value,):
-          if hasattr(sub, "eqns"):
-            visit(sub)
-          elif hasattr(sub, "jaxpr") and hasattr(sub.jaxpr, "eqns"):
-            visit(sub.jaxpr)
-
-  visit(program(params).jaxpr)
-  return found
-
-
-def _adam_losses(model, params, kspace, mask, target, steps=12):
-  """Losses of `steps` Adam steps on one batch, from `params`."""
-  tx = optax.adam(3e-3)
-
-  def step(carry, _):
-    p, opt_state = carry
-    loss, grads = jax.value_and_grad(
-        lambda q: jnp.mean(
-            (model.apply({"params": q}, kspace, mask) - target) ** 2
-        )
-    )(p)
-    updates, opt_state = tx.update(grads, opt_state, p)
-    return (optax.apply_updates(p, updates), opt_state), loss
-
-  run = jax.jit(
-      lambda p: jax.lax.scan(step, (p, tx.init(p)), None, length=steps)[1]
-  )
-  return np.asarray(run(params))
 
 
 @pytest.mark.slow
@@ -381,22 +332,26 @@ def test_bfloat16_compute_keeps_float32_parameters_and_tracks_float32(
   target = coils.rss(jnp.fft.ifft2(kspace))
   variables, out = _init_apply(fp32, kspace, mask)
   params = variables["params"]
-  assert _conv_dtypes(fp32, params, kspace, mask) == {
+  forward = lambda model: lambda p: model.apply({"params": p}, kspace, mask)
+  assert mixed_precision.conv_dtypes(forward(fp32), params) == {
       (3, 3): {"float32"},
       (1, 1): {"float32"},
   }
-  assert _conv_dtypes(bf16, params, kspace, mask) == {
+  assert mixed_precision.conv_dtypes(forward(bf16), params) == {
       (3, 3): {"bfloat16"},
       (1, 1): {"float32"},  # the output conv (see unet.Unet)
   }
-  bf16_out = jax.jit(bf16.apply)({"params": params}, kspace, mask)
+  bf16_out = jax.jit(forward(bf16))(params)
   assert bf16_out.dtype == jnp.float32
   relative = np.linalg.norm(bf16_out - out) / np.linalg.norm(out)
   assert 1e-5 < relative < 3e-2, relative  # rounded, but only by bf16
-  _, bf16_grads = _loss_and_grads(bf16, params, kspace, mask, target)
-  assert all(g.dtype == jnp.float32 for g in jax.tree.leaves(bf16_grads))
-  losses = _adam_losses(fp32, params, kspace, mask, target)
-  bf16_losses = _adam_losses(bf16, params, kspace, mask, target)
+  bf16_loss = _loss_fn(bf16, kspace, mask, target)
+  grads = jax.jit(jax.grad(bf16_loss))(params)
+  assert all(g.dtype == jnp.float32 for g in jax.tree.leaves(grads))
+  losses = mixed_precision.adam_losses(
+      _loss_fn(fp32, kspace, mask, target), params
+  )
+  bf16_losses = mixed_precision.adam_losses(bf16_loss, params)
   assert losses[-1] < 0.9 * losses[0], losses  # the run really trains
   np.testing.assert_allclose(bf16_losses, losses, rtol=0.02)
   with pytest.raises(ValueError, match="compute_dtype"):
@@ -404,8 +359,6 @@ def test_bfloat16_compute_keeps_float32_parameters_and_tracks_float32(
 
 
 def test_checkpoints_restore_under_any_compute_dtype_and_remat(config):
-  from recon import state as recon_state  # pylint: disable=g-import-not-at-top
-
   changed = config.copy_and_resolve_references()
   changed.model.compute_dtype, changed.model.remat = "bfloat16", True
   assert recon_state.compatibility(changed) == recon_state.compatibility(config)

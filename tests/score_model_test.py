@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from configs import phase_sbdm
+import mixed_precision
 from runtime import parallel
 from runtime import train_loop
 from score_phase import inference
@@ -158,3 +159,75 @@ def test_network_sees_the_noise_level(setup):
   high = apply(jnp.full((x.shape[0],), jnp.log(20.0)))
   change = float(jnp.linalg.norm(high - low) / jnp.linalg.norm(low))
   assert change > 0.05, change
+
+
+def _variant(**fields):
+  model_config = CONFIG.model.copy_and_resolve_references()
+  for name, value in fields.items():
+    setattr(model_config, name, value)
+  return model_utils.get_model(model_config)
+
+
+def _network_loss(model, seed=5):
+  """Squared error of the network's output against a fixed random target."""
+  x, t, magnitude = _inputs(seed)
+  labels = jnp.log(t)
+  target = jax.random.normal(jax.random.key(seed + 1), x.shape)
+
+  def loss_fn(params):
+    output = model.apply({"params": params}, x, labels, magnitude)
+    return jnp.mean((output - target) ** 2)
+
+  return loss_fn
+
+
+@pytest.mark.slow
+def test_remat_keeps_parameters_outputs_and_gradients(setup):
+  _, params, _, _ = setup
+  remat = _variant(remat=True)
+  x, t, magnitude = _inputs()
+  remat_params = jax.jit(remat.init)(
+      jax.random.key(0, impl="rbg"), x, jnp.log(t), magnitude
+  )["params"]
+  assert jax.tree.structure(remat_params) == jax.tree.structure(params)
+  mixed_precision.assert_remat_equivalent(
+      _network_loss(_variant()), _network_loss(remat), params
+  )
+
+
+@pytest.mark.slow
+def test_bfloat16_compute_keeps_float32_parameters_and_tracks_float32(setup):
+  """Blocks in bf16; parameters, gradients, output conv and output in
+  float32; a short Adam run tracks the float32 network's."""
+  model, params, _, _ = setup
+  bf16 = _variant(compute_dtype="bfloat16")
+  x, t, magnitude = _inputs()
+  forward = lambda m: lambda p: m.apply({"params": p}, x, jnp.log(t), magnitude)
+  assert mixed_precision.conv_dtypes(forward(model), params) == {
+      (3, 3): {"float32"},
+      (1, 1): {"float32"},
+  }
+  # Every conv in bf16 but the output conv (3x3, float32).
+  assert mixed_precision.conv_dtypes(forward(bf16), params) == {
+      (3, 3): {"bfloat16", "float32"},
+      (1, 1): {"bfloat16"},
+  }
+  out, bf16_out = (jax.jit(forward(m))(params) for m in (model, bf16))
+  assert bf16_out.dtype == jnp.float32
+  relative = np.linalg.norm(bf16_out - out) / np.linalg.norm(out)
+  assert 1e-5 < relative < 3e-2, relative
+  bf16_loss = _network_loss(bf16)
+  grads = jax.jit(jax.grad(bf16_loss))(params)
+  assert all(g.dtype == jnp.float32 for g in jax.tree.leaves(grads))
+  losses = mixed_precision.adam_losses(_network_loss(model), params)
+  bf16_losses = mixed_precision.adam_losses(bf16_loss, params)
+  assert losses[-1] < 0.9 * losses[0], losses
+  np.testing.assert_allclose(bf16_losses, losses, rtol=0.02)
+
+
+def test_checkpoints_restore_under_any_compute_dtype_and_remat():
+  changed = CONFIG.copy_and_resolve_references()
+  changed.model.compute_dtype, changed.model.remat = "bfloat16", True
+  assert inference.compatibility(changed) == inference.compatibility(CONFIG)
+  changed.model.nf += 1
+  assert inference.compatibility(changed) != inference.compatibility(CONFIG)

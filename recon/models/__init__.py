@@ -5,14 +5,13 @@ Every model is a Flax Linen module with the same pure interface:
 mask (B, H, W) float32) -> (B, H, W) float32` magnitude reconstruction.
 """
 
-import jax.numpy as jnp
 import ml_collections
 
 from recon.models import unet
 from recon.models import varnet
+from runtime import train_loop
 
 MODELS = ("unet", "varnet")
-COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
@@ -27,13 +26,8 @@ def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
   Returns:
     An unbound flax.linen.Module.
   """
-  if config.compute_dtype not in COMPUTE_DTYPES:
-    raise ValueError(
-        f"Unknown model.compute_dtype {config.compute_dtype!r}; use one of"
-        f" {tuple(COMPUTE_DTYPES)}."
-    )
   common = dict(
-      dtype=COMPUTE_DTYPES[config.compute_dtype],
+      dtype=train_loop.compute_dtype(config.compute_dtype),
       remat=config.remat,
       chans=config.chans,
       num_pools=config.num_pools,

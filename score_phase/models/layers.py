@@ -1,6 +1,8 @@
 """Building blocks of the conditional NCSN++-style U-Net (Flax Linen).
 
-Feature maps are NHWC float32. Every block is a small Linen module whose
+Feature maps are NHWC, in the blocks' compute `dtype` (float32, or bfloat16
+for mixed precision: parameters stay float32, and GroupNorm takes its
+statistics in float32 either way). Every block is a small Linen module whose
 hyperparameters are explicit fields (no ConfigDict inside modules).
 """
 
@@ -27,17 +29,27 @@ def default_init(scale: float = 1.0):
   return nn.initializers.variance_scaling(scale, "fan_avg", "uniform")
 
 
-def conv(features: int, kernel: int = 3, scale: float = 1.0) -> nn.Conv:
+def conv(
+    features: int,
+    kernel: int = 3,
+    scale: float = 1.0,
+    dtype: jnp.dtype = jnp.float32,
+) -> nn.Conv:
   """A same-padded kernel x kernel convolution with `default_init(scale)`."""
-  return nn.Conv(features, (kernel, kernel), kernel_init=default_init(scale))
+  return nn.Conv(
+      features, (kernel, kernel), kernel_init=default_init(scale), dtype=dtype
+  )
 
 
-def dense(features: int) -> nn.Dense:
-  return nn.Dense(features, kernel_init=default_init())
+def dense(features: int, dtype: jnp.dtype = jnp.float32) -> nn.Dense:
+  return nn.Dense(features, kernel_init=default_init(), dtype=dtype)
 
 
 def group_norm(
-    channels: int, max_groups: int, min_group_channels: int = 4
+    channels: int,
+    max_groups: int,
+    min_group_channels: int = 4,
+    dtype: jnp.dtype = jnp.float32,
 ) -> nn.GroupNorm:
   """GroupNorm with the most groups that divide `channels`, are at most
   `max_groups` and keep >= `min_group_channels` channels per group.
@@ -50,7 +62,7 @@ def group_norm(
   groups = max(1, min(max_groups, channels // min_group_channels))
   while channels % groups:
     groups -= 1
-  return nn.GroupNorm(num_groups=groups)
+  return nn.GroupNorm(num_groups=groups, dtype=dtype)
 
 
 class GaussianFourierProjection(nn.Module):
@@ -105,6 +117,7 @@ class ResnetBlock(nn.Module):
     norm_groups: maximum GroupNorm groups.
     skip_rescale: divide the residual sum by sqrt(2).
     norm_group_channels: minimum channels per GroupNorm group.
+    dtype: compute dtype.
   """
 
   out_channels: int
@@ -112,22 +125,25 @@ class ResnetBlock(nn.Module):
   norm_groups: int
   skip_rescale: bool = True
   norm_group_channels: int = 4
+  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x, temb, cond=None, train: bool = False):
     """x (B,H,W,C), temb (B,E), cond (B,H,W,Cc) or None -> (B,H,W,out)."""
-    norm = lambda c: group_norm(c, self.norm_groups, self.norm_group_channels)
+    norm = lambda c: group_norm(
+        c, self.norm_groups, self.norm_group_channels, self.dtype
+    )
     h = nn.swish(norm(x.shape[-1])(x))
-    h = conv(self.out_channels)(h)
-    h += dense(self.out_channels)(nn.swish(temb))[:, None, None, :]
+    h = conv(self.out_channels, dtype=self.dtype)(h)
+    h += dense(self.out_channels, self.dtype)(nn.swish(temb))[:, None, None]
     if cond is not None:
-      h += conv(self.out_channels)(cond)
+      h += conv(self.out_channels, dtype=self.dtype)(cond)
     h = nn.swish(norm(self.out_channels)(h))
     h = nn.Dropout(self.dropout, deterministic=not train)(h)
     # Small init keeps each block close to the identity at the start.
-    h = conv(self.out_channels, scale=SMALL_INIT_SCALE)(h)
+    h = conv(self.out_channels, scale=SMALL_INIT_SCALE, dtype=self.dtype)(h)
     if x.shape[-1] != self.out_channels:
-      x = conv(self.out_channels, kernel=1)(x)
+      x = conv(self.out_channels, kernel=1, dtype=self.dtype)(x)
     out = x + h
     return out / math.sqrt(2.0) if self.skip_rescale else out
 
@@ -138,15 +154,21 @@ class AttentionBlock(nn.Module):
   norm_groups: int
   skip_rescale: bool = True
   norm_group_channels: int = 4
+  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x):
     """(B,H,W,C) -> (B,H,W,C)."""
     batch, height, width, channels = x.shape
-    h = group_norm(channels, self.norm_groups, self.norm_group_channels)(x)
+    h = group_norm(
+        channels, self.norm_groups, self.norm_group_channels, self.dtype
+    )(x)
     h = h.reshape(batch, -1, channels)
     h = nn.SelfAttention(
-        num_heads=1, qkv_features=channels, kernel_init=default_init()
+        num_heads=1,
+        qkv_features=channels,
+        kernel_init=default_init(),
+        dtype=self.dtype,
     )(h)
     out = x + h.reshape(batch, height, width, channels)
     return out / math.sqrt(2.0) if self.skip_rescale else out
@@ -161,6 +183,7 @@ class Upsample(nn.Module):
   """Nearest-neighbour 2x upsampling followed by a 3x3 convolution."""
 
   channels: int
+  dtype: jnp.dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x):
@@ -168,4 +191,4 @@ class Upsample(nn.Module):
     x = jax.image.resize(
         x, (batch, 2 * height, 2 * width, channels), method="nearest"
     )
-    return conv(self.channels)(x)
+    return conv(self.channels, dtype=self.dtype)(x)

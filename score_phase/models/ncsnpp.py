@@ -8,7 +8,14 @@ pyramid), so deep low-resolution features see the anatomy directly.
 With `scan_conditioning`, the scan parameters (`score_phase.scan_params`)
 are embedded per field, an absent field replaced by a learned null vector,
 and added to the noise-level embedding.
+
+For large hardware, `dtype=jnp.bfloat16` runs the blocks in bf16 with
+float32 parameters (the noise-level embedding and the output convolution
+stay float32), and `remat=True` recomputes each residual and attention
+block's activations in the backward pass; neither changes the parameters.
 """
+
+import itertools
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -56,6 +63,9 @@ class ConditionalNCSNpp(nn.Module):
     magnitude_pyramid: inject the pooled magnitude into each block.
     skip_rescale: divide residual sums by sqrt(2).
     scan_conditioning: add the scan-parameter embedding (`ScanEmbedding`).
+    dtype: compute dtype of the blocks (float32 or bfloat16).
+    remat: recompute the residual and attention blocks' activations in the
+      backward pass.
   """
 
   nf: int
@@ -72,6 +82,8 @@ class ConditionalNCSNpp(nn.Module):
   skip_rescale: bool = True
   scan_conditioning: bool = False
   norm_group_channels: int = 4
+  dtype: jnp.dtype = jnp.float32
+  remat: bool = False
 
   @nn.compact
   def __call__(self, x, labels, magnitude, scan=None, train: bool = False):
@@ -117,24 +129,42 @@ class ConditionalNCSNpp(nn.Module):
     for _ in range(levels - 1):
       pyramid.append(layers.downsample(pyramid[-1]))
 
+    resnet_cls, attention_cls = layers.ResnetBlock, layers.AttentionBlock
+    if self.remat:
+      # `train` (argument 4, counting self) is a Python bool.
+      resnet_cls = nn.remat(resnet_cls, static_argnums=(4,))
+      attention_cls = nn.remat(attention_cls)
+    # Explicit names keep the parameter tree the same with and without remat
+    # (nn.remat renames the class), so checkpoints load either way.
+    resnet_index, attention_index = itertools.count(), itertools.count()
+
     def block(h, channels, level):
       extra = pyramid[level] if self.magnitude_pyramid else None
-      return layers.ResnetBlock(
+      return resnet_cls(
           channels,
           self.dropout,
           self.norm_groups,
           self.skip_rescale,
           self.norm_group_channels,
+          self.dtype,
+          name=f"ResnetBlock_{next(resnet_index)}",
       )(h, temb, extra, train)
 
-    def maybe_attend(h):
-      if h.shape[1] in self.attn_resolutions:
-        h = layers.AttentionBlock(
-            self.norm_groups, self.skip_rescale, self.norm_group_channels
-        )(h)
-      return h
+    def attend(h):
+      return attention_cls(
+          self.norm_groups,
+          self.skip_rescale,
+          self.norm_group_channels,
+          self.dtype,
+          name=f"AttentionBlock_{next(attention_index)}",
+      )(h)
 
-    h = layers.conv(self.nf)(jnp.concatenate([x, cond], axis=-1))
+    def maybe_attend(h):
+      return attend(h) if h.shape[1] in self.attn_resolutions else h
+
+    h = layers.conv(self.nf, dtype=self.dtype)(
+        jnp.concatenate([x, cond], axis=-1)
+    )
     skips = [h]
     for level, mult in enumerate(self.ch_mult):
       for _ in range(self.num_res_blocks):
@@ -145,9 +175,7 @@ class ConditionalNCSNpp(nn.Module):
         skips.append(h)
 
     h = block(h, h.shape[-1], levels - 1)
-    h = layers.AttentionBlock(
-        self.norm_groups, self.skip_rescale, self.norm_group_channels
-    )(h)
+    h = attend(h)
     h = block(h, h.shape[-1], levels - 1)
 
     for level in reversed(range(levels)):
@@ -155,9 +183,11 @@ class ConditionalNCSNpp(nn.Module):
         h = jnp.concatenate([h, skips.pop()], axis=-1)
         h = maybe_attend(block(h, self.nf * self.ch_mult[level], level))
       if level != 0:
-        h = layers.Upsample(h.shape[-1])(h)
+        h = layers.Upsample(h.shape[-1], self.dtype)(h)
     assert not skips
 
+    # The last norm and the output conv run in float32 (the output conv's
+    # bias gradient sums over every pixel, which bf16 gets visibly wrong).
     h = nn.swish(
         layers.group_norm(
             h.shape[-1], self.norm_groups, self.norm_group_channels

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from runtime import train_loop
 from score_phase import catalog
 from score_phase import sde as sde_lib
 from score_phase.models import ncsnpp
@@ -68,6 +69,8 @@ def get_model(config: ml_collections.ConfigDict) -> nn.Module:
       magnitude_pyramid=config.magnitude_pyramid,
       scan_conditioning=config.scan_conditioning,
       norm_group_channels=config.norm_group_channels,
+      dtype=train_loop.compute_dtype(config.compute_dtype),
+      remat=config.remat,
   )
 
 
