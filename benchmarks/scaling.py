@@ -63,6 +63,9 @@ def trainer_command(args, workdir, global_batch) -> list[str]:
       f"--config.train.checkpoint_every={args.steps}",
       f"--config.train.eval_every={10 * args.steps}",
       "--config.eval.after_training=False",
+      # The final validation shards its batch over the devices too.
+      f"--config.eval.batch_size={global_batch}",
+      "--config.eval.val_batches=1",
   ]
 
 
