@@ -96,13 +96,7 @@ def test_varnet_shape_and_parameter_count(config):
   ]
   np.testing.assert_array_equal(weights, m.dc_weight_init)
   with pytest.raises(ValueError, match="Unknown model"):
-    get_model(_renamed(m, "resnet"), 5)
-
-
-def _renamed(model_config, name):
-  renamed = model_config.copy_and_resolve_references()
-  renamed.name = name
-  return renamed
+    get_model(_with(m, name="resnet"), 5)
 
 
 class _ZeroRegularizer(nn.Module):
