@@ -18,13 +18,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kspace import config_errors
+
 BACKENDS = ("fft", "matmul")
 _AXES = (-2, -1)
 
 
 def _check_backend(backend: str) -> None:
-  if backend not in BACKENDS:
-    raise ValueError(f"Unknown FFT backend {backend!r}; use one of {BACKENDS}.")
+  config_errors.check_choice("FFT backend", backend, BACKENDS)
 
 
 @functools.lru_cache(maxsize=32)

@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kspace import config_errors
+
 MaskFn = Callable[[jax.Array, tuple[int, int], float, float], jax.Array]
 
 
@@ -265,10 +267,7 @@ MASK_FNS: dict[str, MaskFn] = {
 
 def get_mask_fn(name: str) -> MaskFn:
   """The mask function registered under `name` (see MASK_FNS)."""
-  if name not in MASK_FNS:
-    raise ValueError(
-        f"Unknown mask type {name!r}; use one of {sorted(MASK_FNS)}."
-    )
+  config_errors.check_choice("mask type", name, MASK_FNS)
   return MASK_FNS[name]
 
 

@@ -16,6 +16,7 @@ from absl import logging
 from etils import epath
 from ml_collections import config_flags
 
+from kspace import config_errors
 from kspace import datasets
 from kspace.datasets import phase_store
 from launch import experiment
@@ -65,6 +66,7 @@ USER_ERRORS = (
     datasets.DatasetError,
     phase_store.StoreError,
     checkpoints.CheckpointError,
+    config_errors.ConfigError,
     metric_writers.NonFiniteLossError,
     experiment.ExperimentError,
     CommandLineError,

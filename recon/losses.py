@@ -11,6 +11,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from kspace import config_errors
 from recon import metrics
 
 LOSSES = ("l1", "ssim")
@@ -35,4 +36,6 @@ def get_loss_fn(name: str) -> LossFn:
     return l1_loss
   if name == "ssim":
     return ssim_loss
-  raise ValueError(f"Unknown loss {name!r}; use one of {LOSSES}.")
+  raise config_errors.ConfigError(
+      f"Unknown loss.name {name!r}. Fix: use one of {list(LOSSES)}."
+  )

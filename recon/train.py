@@ -18,6 +18,7 @@ import optax
 from kspace import datasets
 from kspace import phase as phase_lib
 from runtime import optimizers
+from runtime import parallel
 from runtime import train_loop
 from recon import evaluation
 from recon import input_pipeline
@@ -115,6 +116,9 @@ def train_and_evaluate(
         " function of that source (launch.main builds it), or use"
         f" data.phase_source in {RECORD_SOURCES} without one."
     )
+  if config.train.eval_every or config.eval.after_training:
+    # Checked before the first step, not after hours of training.
+    parallel.check_batch_size(config.eval.batch_size)
   sources = input_pipeline.Sources(config, sources)
   phase_field = config.data.phase_field if phase_fn is None else None
 

@@ -10,6 +10,11 @@ run length, so a longer or resumed run reuses the compiled step.
 import ml_collections
 import optax
 
+from kspace import config_errors
+
+SCHEDULES = ("constant", "cosine", "step")
+OPTIMIZERS = ("adam", "rmsprop")
+
 
 def create_learning_rate_fn(optim: ml_collections.ConfigDict) -> optax.Schedule:
   """Linear warmup from 0, then constant / cosine / step decay.
@@ -20,18 +25,14 @@ def create_learning_rate_fn(optim: ml_collections.ConfigDict) -> optax.Schedule:
   Returns:
     step -> learning rate.
   """
+  config_errors.check_choice("optim.schedule", optim.schedule, SCHEDULES)
   if optim.schedule == "constant":
     decay = optax.constant_schedule(optim.lr)
   elif optim.schedule == "cosine":
     decay = optax.cosine_decay_schedule(optim.lr, optim.decay_steps)
-  elif optim.schedule == "step":
+  else:
     decay = optax.exponential_decay(
         optim.lr, optim.decay_every, optim.decay_factor, staircase=True
-    )
-  else:
-    raise ValueError(
-        f"Unknown optim.schedule {optim.schedule!r}; use constant | cosine |"
-        " step."
     )
   if not optim.warmup_steps:
     return decay
@@ -50,6 +51,7 @@ def create_optimizer(
   Returns:
     (optax transformation, learning-rate schedule).
   """
+  config_errors.check_choice("optim.optimizer", optim.optimizer, OPTIMIZERS)
   learning_rate_fn = create_learning_rate_fn(optim)
   if optim.optimizer == "adam":
     base = optax.adamw(
@@ -59,14 +61,10 @@ def create_optimizer(
         eps=optim.eps,
         weight_decay=optim.weight_decay,
     )
-  elif optim.optimizer == "rmsprop":
+  else:
     base = optax.chain(
         optax.add_decayed_weights(optim.weight_decay),
         optax.rmsprop(learning_rate_fn, eps=optim.eps),
-    )
-  else:
-    raise ValueError(
-        f"Unknown optim.optimizer {optim.optimizer!r}; use adam | rmsprop."
     )
   if optim.grad_clip <= 0:
     return base, learning_rate_fn

@@ -13,6 +13,8 @@ import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from kspace import config_errors
+
 DATA_AXIS = "data"
 
 
@@ -68,9 +70,9 @@ def replicated(mesh: jax.sharding.Mesh) -> NamedSharding:
 def check_batch_size(global_batch_size: int) -> int:
   """The per-process batch size; the global one must split over devices."""
   if global_batch_size % jax.device_count():
-    raise ValueError(
+    raise config_errors.ConfigError(
         f"Batch size {global_batch_size} is not divisible by the"
-        f" {jax.device_count()} devices; pick a multiple of"
+        f" {jax.device_count()} devices. Fix: pick a multiple of"
         f" {jax.device_count()}."
     )
   return global_batch_size // jax.process_count()

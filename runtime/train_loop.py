@@ -32,6 +32,7 @@ import ml_collections
 import numpy as np
 from etils import epath
 
+from kspace import config_errors
 from runtime import checkpoints
 from runtime import metric_writers
 from runtime import parallel
@@ -110,11 +111,7 @@ COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 def compute_dtype(name: str) -> jnp.dtype:
   """The dtype of a `model.compute_dtype` name."""
-  if name not in COMPUTE_DTYPES:
-    raise ValueError(
-        f"Unknown model.compute_dtype {name!r}; use one of"
-        f" {tuple(COMPUTE_DTYPES)}."
-    )
+  config_errors.check_choice("model.compute_dtype", name, COMPUTE_DTYPES)
   return COMPUTE_DTYPES[name]
 
 

@@ -11,6 +11,8 @@ the registration code exists once (rather than once per family).
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from kspace import config_errors
+
 T = TypeVar("T")
 
 
@@ -43,10 +45,7 @@ class Catalog(Generic[T]):
 
   def get(self, name: str) -> T:
     """The object registered as `name`; a clear error lists the known ones."""
-    if name not in self._entries:
-      raise ValueError(
-          f"Unknown {self.kind} {name!r}; known: {sorted(self._entries)}."
-      )
+    config_errors.check_choice(self.kind, name, self._entries)
     return self._entries[name]
 
   def names(self) -> list[str]:

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from kspace import config_errors
 from runtime import optimizers
 from runtime import train_loop
 from score_phase import losses
@@ -164,15 +165,14 @@ def discriminator_loss(
   Returns:
     Scalar float32.
   """
+  config_errors.check_choice("loss.gan", gan_loss, GAN_LOSSES)
   if gan_loss == "nonsaturating":
     # -log sigmoid(r) - log(1 - sigmoid(f)) = softplus(-r) + softplus(f).
     real = jax.nn.softplus(-real_logits)
     fake = jax.nn.softplus(fake_logits)
-  elif gan_loss == "lsgan":
+  else:
     real = jnp.square(real_logits - 1.0)
     fake = jnp.square(fake_logits)
-  else:
-    raise ValueError(f"Unknown loss.gan {gan_loss!r}; use one of {GAN_LOSSES}.")
   return 0.5 * (jnp.mean(real) + jnp.mean(fake))
 
 
@@ -181,11 +181,10 @@ def generator_adversarial_loss(
 ) -> jax.Array:
   """The generator's adversarial term: -log sigmoid(f) (non-saturating) or
   (f - 1)^2 (lsgan), averaged over patches and batch."""
+  config_errors.check_choice("loss.gan", gan_loss, GAN_LOSSES)
   if gan_loss == "nonsaturating":
     return jnp.mean(jax.nn.softplus(-fake_logits))
-  if gan_loss == "lsgan":
-    return jnp.mean(jnp.square(fake_logits - 1.0))
-  raise ValueError(f"Unknown loss.gan {gan_loss!r}; use one of {GAN_LOSSES}.")
+  return jnp.mean(jnp.square(fake_logits - 1.0))
 
 
 def phasor_l1(
@@ -235,8 +234,7 @@ def get_train_step(
     d_loss, d_real and d_fake (mean patch logits), grad_norm (generator),
     d_grad_norm and lr.
   """
-  if gan_loss not in GAN_LOSSES:
-    raise ValueError(f"Unknown loss.gan {gan_loss!r}; use one of {GAN_LOSSES}.")
+  config_errors.check_choice("loss.gan", gan_loss, GAN_LOSSES)
 
   def criticize(params, magnitude, phasor):
     return discriminator.apply({"params": params}, magnitude, phasor)

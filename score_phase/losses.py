@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from kspace import config_errors
 from score_phase import representation
 from score_phase import scan_params
 from score_phase import sde as sde_lib
@@ -123,11 +124,9 @@ def sample_times(
   ("lognormal", EDM's training distribution)."""
   if noise_sampling == "uniform_t":
     return jax.random.uniform(rng, (batch_size,), jnp.float32, eps, sde.T)
-  if noise_sampling != "lognormal":
-    raise ValueError(
-        f"Unknown noise_sampling {noise_sampling!r}; use one of"
-        f" {NOISE_SAMPLINGS}."
-    )
+  config_errors.check_choice(
+      "loss.noise_sampling", noise_sampling, NOISE_SAMPLINGS
+  )
   sigma = jnp.exp(p_mean + p_std * jax.random.normal(rng, (batch_size,)))
   return jnp.clip(sde.t_from_noise_level(sigma), eps, sde.T)
 
@@ -179,10 +178,7 @@ def get_loss_fn(
     magnitude (B,H,W) and phase (B,H,W) float32, and for a scan-conditioned
     network scan_values / scan_present (`scan_params.encode`).
   """
-  if weighting not in WEIGHTINGS:
-    raise ValueError(
-        f"Unknown weighting {weighting!r}; use one of {WEIGHTINGS}."
-    )
+  config_errors.check_choice("loss.weighting", weighting, WEIGHTINGS)
 
   def loss_fn(params, batch, rng):
     t_rng, z_rng, dropout_rng, crop_rng = jax.random.split(rng, 4)

@@ -19,7 +19,6 @@ from the null-conditioned model.
 from collections.abc import Mapping
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from kspace.simulator import generator

@@ -132,3 +132,63 @@ def test_a_checkpoint_of_another_model_is_one_error_line(tmp_path):
   )
   _assert_one_error_line(result, str(workdir))
   assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == before
+
+
+# A misspelt choice per mode (a name that does not exist), and the trainer
+# that must have run first for the modes that start from a checkpoint.
+UNKNOWN_CHOICES = {
+    "experiment": ("--config.recon.model.name=unte", "model.name", None),
+    "prepare_data": ("--config.data.name=synthetic_mr", "data.name", None),
+    "train_phase": ("--config.model.compute_dtype=fp16", "compute_dtype", None),
+    "sample_phase": ("--config.sampling.name=eulr", "sampler", "train_phase"),
+    "train_gan": ("--config.loss.gan=ls", "loss.gan", None),
+    "train_recon": ("--config.optim.optimizer=sgd", "optim.optimizer", None),
+    "eval_recon": (
+        "--config.model.compute_dtype=fp16",
+        "compute_dtype",
+        "train_recon",
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(CONFIGS))
+def test_unknown_choice_is_one_error_line(mode, tmp_path):
+  """A misspelt network, loss, optimizer, sampler, dtype or dataset name
+  is refused with the known names before anything is trained or saved."""
+  override, setting, trainer = UNKNOWN_CHOICES[mode]
+  workdir = tmp_path / "run"
+  data_dir = f"--config.data.data_dir={tmp_path / 'tfds'}"
+  if trainer:
+    trained = _main(
+        f"--mode={trainer}",
+        f"--config={CONFIGS[trainer]}",
+        f"--workdir={workdir}",
+        "--config.train.num_steps=1",
+        data_dir,
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+  before = sorted(p.name for p in workdir.rglob("*"))
+  result = _main(
+      f"--mode={mode}",
+      f"--config={CONFIGS[mode]}",
+      f"--workdir={workdir}",
+      data_dir,
+      override,
+  )
+  _assert_one_error_line(result, setting, override.split("=")[1], "Fix:")
+  assert sorted(p.name for p in workdir.rglob("*")) == before
+
+
+def test_an_eval_batch_that_does_not_split_fails_before_training(tmp_path):
+  """The validation batch must split over the devices: said before step 1,
+  not after the whole training run."""
+  workdir = tmp_path / "run"
+  result = _main(
+      "--mode=train_recon",
+      f"--config={CONFIGS['train_recon']}",
+      f"--workdir={workdir}",
+      f"--config.data.data_dir={tmp_path / 'tfds'}",
+      "--config.eval.batch_size=6",
+  )
+  _assert_one_error_line(result, "Batch size 6", "4 devices", "Fix:")
+  assert not (workdir / "checkpoints").exists()

@@ -2,6 +2,7 @@
 
 import pytest
 
+from kspace import config_errors
 from score_phase import catalog
 
 
@@ -16,7 +17,8 @@ def test_register_get_and_clear_errors():
   assert things.get("b") is make_b and things.names() == ["a", "b"]
   assert "a" in things and "c" not in things
   with pytest.raises(
-      ValueError, match=r"Unknown thing 'c'; known: \['a', 'b'\]"
+      config_errors.ConfigError,
+      match=r"Unknown thing 'c'. Fix: use one of \['a', 'b'\]",
   ):
     things.get("c")
   with pytest.raises(ValueError, match="Duplicate thing name 'a'"):

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from kspace import config_errors
 from runtime import atomic
 from runtime import checkpoints
 from runtime import metric_writers
@@ -27,7 +28,7 @@ def test_mesh_spans_the_forced_devices_and_shards_the_batch():
 
 def test_batch_size_must_split_over_devices():
   assert parallel.check_batch_size(8) == 8
-  with pytest.raises(ValueError, match="not divisible"):
+  with pytest.raises(config_errors.ConfigError, match="not divisible.*Fix"):
     parallel.check_batch_size(6)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import jax
 import tensorflow_datasets as tfds
 
+from kspace import config_errors
 from kspace.datasets import errors
 from kspace.datasets import fastmri
 from kspace.datasets import magnitude_registry
@@ -86,10 +87,7 @@ def get_builder(
     ValueError: unknown name or config field (TypeError is converted).
     DatasetError: missing/bad input files (the message names the file).
   """
-  if name not in BUILDERS:
-    raise ValueError(
-        f"Unknown dataset {name!r}; use one of {sorted(BUILDERS)}."
-    )
+  config_errors.check_choice("dataset", name, BUILDERS)
   builder_cls, make_config, needs_files = BUILDERS[name]
   if needs_files:
     manual_dir = _check_manual_dir(manual_dir, name)
@@ -207,8 +205,9 @@ def build_from_config(data: Any) -> tfds.core.DatasetBuilder:
   elif name == magnitude_registry.NAME:
     kwargs = dict(image_size=data.image_size, **data.registry)
   else:
-    raise ValueError(
-        f"Unknown data.name {data.name!r}; use one of {sorted(BUILDERS)}"
-        " (fastmri may carry a variant: fastmri/multicoil_knee)."
+    raise config_errors.ConfigError(
+        f"Unknown data.name {data.name!r}. Fix: use one of"
+        f" {sorted(BUILDERS)} (fastmri may carry a variant:"
+        " fastmri/multicoil_knee)."
     )
   return build(name, data.data_dir, manual_dir=manual_dir, **kwargs)

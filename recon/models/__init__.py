@@ -7,6 +7,7 @@ mask (B, H, W) float32) -> (B, H, W) float32` magnitude reconstruction.
 
 import ml_collections
 
+from kspace import config_errors
 from recon.models import unet
 from recon.models import varnet
 from runtime import train_loop
@@ -51,4 +52,6 @@ def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
         rss_eps=config.rss_eps,
         **common,
     )
-  raise ValueError(f"Unknown model {config.name!r}; use one of {MODELS}.")
+  raise config_errors.ConfigError(
+      f"Unknown model.name {config.name!r}. Fix: use one of {list(MODELS)}."
+  )

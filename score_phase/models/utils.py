@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from kspace import config_errors
 from runtime import train_loop
 from score_phase import catalog
 from score_phase import sde as sde_lib
@@ -117,11 +118,9 @@ def get_score_fn(
     grad_x log p_t(x | magnitude[, scan]) (scan: `scan_params.encode`'s
     dict, None for none known).
   """
-  if preconditioning not in PRECONDITIONINGS:
-    raise ValueError(
-        f"Unknown preconditioning {preconditioning!r}; use one of"
-        f" {PRECONDITIONINGS}."
-    )
+  config_errors.check_choice(
+      "model.preconditioning", preconditioning, PRECONDITIONINGS
+  )
 
   def network(params, x, labels, magnitude, rng, scan):
     rngs = {"dropout": rng} if train else {}
