@@ -39,6 +39,7 @@ import ml_collections
 import numpy as np
 from etils import epath
 
+from kspace import config_errors
 from kspace import datasets
 from kspace import normalize
 from kspace.datasets import magnitude_registry
@@ -49,18 +50,22 @@ from launch import prepare_data
 from launch import report as report_lib
 from recon import evaluation as recon_evaluation
 from recon import hallucination
-from recon import input_pipeline as recon_input_pipeline
+from recon import losses as recon_losses
+from recon import models as recon_models
 from recon import state as recon_state
 from recon import train as recon_train
 from runtime import atomic
 from runtime import checkpoints
+from runtime import optimizers
 from runtime import parallel
 from runtime import train_loop
 from score_phase import gan
+from score_phase import gan_model
 from score_phase import inference
 from score_phase import phase_sources
 from score_phase import scan_params
 from score_phase import train as phase_train
+from score_phase.models import utils as score_models
 
 GROUND_TRUTH = recon_train.GROUND_TRUTH
 LEARNED = ("sbdm", "gan")
@@ -118,7 +123,8 @@ def _hash(obj) -> str:
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
-  """Raises ExperimentError for unknown arms, too few seeds or samples."""
+  """Raises ExperimentError for unknown arms, too few seeds or samples,
+  ConfigError for a misspelt network, loss or optimizer."""
   unknown = sorted(set(config.arms) - set(KNOWN_ARMS))
   if unknown:
     raise ExperimentError(
@@ -148,6 +154,21 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         "The oracle arm rescans synthetic anatomy, which a registry does not"
         " have; drop it from config.arms."
     )
+  _check_choices(config)
+
+
+def _check_choices(config: ml_collections.ConfigDict) -> None:
+  """Builds what the stages' configs name (networks, losses, optimizers):
+  a misspelt choice (config_errors.ConfigError) fails before the first
+  stage, not hours into the run."""
+  recon_models.get_model(config.recon.model, num_low_frequencies=0)
+  recon_losses.get_loss_fn(config.recon.loss.name)
+  score_models.get_model(config.sbdm.model)
+  config_errors.check_choice(
+      "gan.loss.gan", config.gan.loss.gan, gan_model.GAN_LOSSES
+  )
+  for block in (config.recon, config.sbdm, config.gan):
+    optimizers.create_optimizer(block.optim)
 
 
 def _with_data(
@@ -583,7 +604,16 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
   path = progress.step(
       "report",
       lambda: report_lib.write(
-          config, workdir, stores, roles, thresholds, eval_path
+          config,
+          workdir,
+          stores,
+          roles,
+          thresholds,
+          eval_path,
+          phase_models={
+              arm: {"run": str(run), "step": _checkpoint_step(run)}
+              for arm, run in phase_dirs.items()
+          },
       ),
   )
   print(f"[experiment] done: {path}", flush=True)

@@ -251,9 +251,11 @@ def _answer(results: dict, arms: Sequence[str]) -> list[str]:
   return lines
 
 
-def _evidence(config, results, quality, role_sizes) -> list[str]:
+def _evidence(config, results, quality, role_sizes, phase_models) -> list[str]:
   """Why the SBDM arm did or did not beat smooth phase: its phase quality
-  next to the oracle's and smooth phase's, and what it was trained on."""
+  next to the oracle's and smooth phase's, and what it was trained on (the
+  step of the checkpoint that made its phases, not the config's budget: a
+  named run may have trained longer)."""
   quality = quality.get("sources", {})
   if "sbdm" not in quality:
     return []
@@ -281,7 +283,17 @@ def _evidence(config, results, quality, role_sizes) -> list[str]:
       for r_key, result in results.items()
       if "oracle" in (paired := result["paired"].get(f"vs_{SMOOTH}", {}))
   )
-  source = f" (run {config.sbdm_workdir})" if config.sbdm_workdir else ""
+  sbdm = phase_models.get("sbdm", {})
+  if config.sbdm_workdir:
+    trained = (
+        f"is the step-{sbdm.get('step')} checkpoint of run {sbdm.get('run')}"
+        " (trained on its own data)"
+    )
+  else:
+    trained = (
+        f"trained {sbdm.get('step')} steps on"
+        f" {role_sizes.get('phase_train')} phase_train images"
+    )
   lines.append(
       f"- SBDM {verdict} {SMOOTH} (a paired PSNR interval above 0 at every"
       " acceleration). Evidence: the phase energy score of each source"
@@ -290,8 +302,7 @@ def _evidence(config, results, quality, role_sizes) -> list[str]:
       f" oracle's {oracle_ratio:.2f}; < 1 is over-confident). A perfect"
       f" sampler (oracle) vs {SMOOTH}: {oracle_gain or 'not run'}: what the"
       " most realistic phase can gain at this size and budget. The SBDM"
-      f" trained {config.sbdm.train.num_steps} steps{source} on"
-      f" {role_sizes.get('phase_train')} phase_train images; each recon net"
+      f" {trained}; each recon net"
       f" {config.recon.train.num_steps} steps on"
       f" {role_sizes.get('recon_train')} recon_train images."
   )
@@ -379,8 +390,14 @@ def _save(fig: plt.Figure, path: epath.Path) -> None:
   plt.close(fig)
 
 
-def write(config, workdir, stores, roles, thresholds, eval_path) -> epath.Path:
-  """Writes figures, results.json, then report.md; returns its path."""
+def write(
+    config, workdir, stores, roles, thresholds, eval_path, phase_models
+) -> epath.Path:
+  """Writes figures, results.json, then report.md; returns its path.
+
+  phase_models: {arm: {"run": directory, "step": checkpoint step}} of the
+  learned phase models whose samples the arms trained on.
+  """
   workdir = epath.Path(workdir)
   evaluations = load_evaluations(config, workdir, eval_path)
   results = recon_results(config, evaluations)
@@ -401,6 +418,7 @@ def write(config, workdir, stores, roles, thresholds, eval_path) -> epath.Path:
       "seeds": list(config.recon_seeds),
       "num_phase_samples": config.num_phase_samples,
       "roles": role_sizes,
+      "phase_models": phase_models,
       "hallucination_thresholds": thresholds,
       "recon": results,
       "phase_quality": quality,
@@ -423,7 +441,7 @@ def write(config, workdir, stores, roles, thresholds, eval_path) -> epath.Path:
       "## Answer",
       "",
       *_answer(results, config.arms),
-      *_evidence(config, results, quality, role_sizes),
+      *_evidence(config, results, quality, role_sizes, phase_models),
       "",
       "## Set-up",
       "",
@@ -445,6 +463,18 @@ def write(config, workdir, stores, roles, thresholds, eval_path) -> epath.Path:
           f"- arms: {', '.join(config.arms)}; K = {config.num_phase_samples}"
           " pre-synthesized phases per training magnitude (one drawn per"
           " example per step)."
+      ),
+      *(
+          [
+              "- phase models (the checkpoints that drew the phases): "
+              + "; ".join(
+                  f"{arm} step {model['step']} of {model['run']}"
+                  for arm, model in phase_models.items()
+              )
+              + "."
+          ]
+          if phase_models
+          else []
       ),
       (
           f"- recon: {rc.model.name} (chans {rc.model.chans}, pools"

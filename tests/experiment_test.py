@@ -60,6 +60,12 @@ def test_report_covers_every_arm_with_finite_metrics(finished):
       "val": 4,
       "test": 4,
   }
+  sbdm_steps = config.sbdm.train.num_steps
+  assert results["phase_models"]["sbdm"] == {
+      "run": str(workdir / "phase" / "sbdm"),
+      "step": sbdm_steps,
+  }
+  assert f"SBDM trained {sbdm_steps} steps on 8 phase_train images" in text
   for name in ("phase_samples.png", "reconstructions_R4.png"):
     assert (workdir / "figures" / name).read_bytes()[:4] == b"\x89PNG"
   assert not list(workdir.rglob("*.tmp*"))
@@ -154,6 +160,9 @@ def test_registry_path_trains_on_the_registry_and_scores_ground_truth(
   run_config.recon_seeds = (0,)
   run_config.registry.manual_dir = str(manual)
   run_config.sbdm_workdir = str(workdir / "phase" / "sbdm")
+  # The named run's checkpoint, not this config's budget, made the phases.
+  trained = config.sbdm.train.num_steps
+  run_config.sbdm.train.num_steps = trained + 100
   run_config.sbdm_scan_parameters = registry.sbdm_scan_parameters
   assert run_config.sbdm_scan_parameters  # the headers' scan parameters
   report = experiment.run(run_config, str(tmp_path / "run"))
@@ -161,6 +170,8 @@ def test_registry_path_trains_on_the_registry_and_scores_ground_truth(
   assert results["roles"]["registry_train"] == 7  # 2 series x 3 + 1 slice
   assert results["roles"]["test"] == 4
   assert "slices of your registry" in report.read_text()
+  assert results["phase_models"]["sbdm"]["step"] == trained
+  assert f"sbdm step {trained} of {workdir}/phase/sbdm" in report.read_text()
   for result in results["recon"].values():
     assert list(result["arms"]) == list(registry.arms)
   # The phases were drawn for the registry's magnitudes.
