@@ -44,10 +44,9 @@ def _run(command):
   assert result.returncode == 0, result.stderr[-4000:]
 
 
-def _interrupt(command, workdir, sig, after_step):
-  """Starts `command`, sends `sig` once `after_step` is logged; returns
-  (exit status, seconds from the signal to the exit, last step logged
-  when it was sent)."""
+def _start_until(command, condition) -> subprocess.Popen:
+  """Starts `command` and returns it, still running, once `condition()`
+  holds."""
   process = subprocess.Popen(
       command,
       cwd=cli_runs.ROOT,
@@ -56,13 +55,20 @@ def _interrupt(command, workdir, sig, after_step):
       text=True,
   )
   deadline = time.monotonic() + 600
-  while (
-      not cli_runs.logged_steps(workdir)
-      or cli_runs.logged_steps(workdir)[-1] < after_step
-  ):
+  while not condition():
     assert process.poll() is None, process.stderr.read()[-4000:]
     assert time.monotonic() < deadline
     time.sleep(0.05)
+  return process
+
+
+def _interrupt(command, workdir, sig, after_step):
+  """Starts `command`, sends `sig` once `after_step` is logged; returns
+  (exit status, seconds from the signal to the exit, last step logged
+  when it was sent)."""
+  process = _start_until(
+      command, lambda: cli_runs.logged_steps(workdir)[-1:] >= [after_step]
+  )
   process.send_signal(sig)
   sent, reached = time.monotonic(), cli_runs.logged_steps(workdir)[-1]
   process.wait(timeout=300)
@@ -133,18 +139,7 @@ def _saved_steps(pattern: str, workdir) -> list[int]:
 def _kill_when_saved(command, workdir, pattern) -> None:
   """Starts `command` and kills it (SIGKILL) as soon as a checkpoint
   matching `pattern` is saved, in the middle of that stage."""
-  process = subprocess.Popen(
-      command,
-      cwd=cli_runs.ROOT,
-      stdout=subprocess.DEVNULL,
-      stderr=subprocess.PIPE,
-      text=True,
-  )
-  deadline = time.monotonic() + 600
-  while not _saved_steps(pattern, workdir):
-    assert process.poll() is None, process.stderr.read()[-4000:]
-    assert time.monotonic() < deadline
-    time.sleep(0.05)
+  process = _start_until(command, lambda: _saved_steps(pattern, workdir))
   process.kill()
   process.wait(timeout=60)
   assert max(_saved_steps(pattern, workdir)) < NUM_STEPS  # killed mid-stage

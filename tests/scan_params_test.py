@@ -98,11 +98,15 @@ def test_network_uses_known_fields_and_a_null_for_the_rest():
   size = config.data.image_size
   sde = model_utils.sde_lib.get_sde(config.sde)
   score_fn = jax.jit(model_utils.get_model_score_fn(sde, config.model))
-  params = inference.get_init_fn(config)(jax.random.key(0)).params
+  params = jax.jit(inference.get_init_fn(config))(jax.random.key(0)).params
   # Break the zero-initialised output layer so the output depends on temb.
-  params = jax.tree.map(
-      lambda p: p + 0.1 * jax.random.normal(jax.random.key(1), p.shape), params
-  )
+  # (One jitted map: eagerly, each leaf shape compiles its own draw.)
+  params = jax.jit(
+      lambda params: jax.tree.map(
+          lambda p: p + 0.1 * jax.random.normal(jax.random.key(1), p.shape),
+          params,
+      )
+  )(params)
   records = _records(2, size)
   magnitude = jnp.asarray(np.stack([r["magnitude"] for r in records]))
   x = jax.random.normal(jax.random.key(2), magnitude.shape + (2,))
@@ -126,7 +130,7 @@ def test_network_uses_known_fields_and_a_null_for_the_rest():
   # A network without scan conditioning ignores them.
   plain = phase_sbdm.get_config("tiny")
   plain_fn = jax.jit(model_utils.get_model_score_fn(sde, plain.model))
-  plain_params = inference.get_init_fn(plain)(jax.random.key(0)).params
+  plain_params = jax.jit(inference.get_init_fn(plain))(jax.random.key(0)).params
   np.testing.assert_array_equal(
       plain_fn(plain_params, x, t, magnitude, scan=scan),
       plain_fn(plain_params, x, t, magnitude, scan=scan_params.absent(2)),

@@ -144,10 +144,13 @@ def test_edm_weighting_is_the_denoiser_error_over_c_out_squared():
   score_fn = model_utils.get_model_score_fn(sde, config.model)
   state = inference.get_init_fn(config)(jax.random.key(0))
   # Perturb the zero-initialised output layer so F != 0.
-  params = jax.tree.map(
-      lambda p: p + 0.05 * jax.random.normal(jax.random.key(2), p.shape),
-      state.params,
-  )
+  # (One jitted map: eagerly, each leaf shape compiles its own draw.)
+  params = jax.jit(
+      lambda params: jax.tree.map(
+          lambda p: p + 0.05 * jax.random.normal(jax.random.key(2), p.shape),
+          params,
+      )
+  )(state.params)
   batch = _batch(2)
   weights_one = dict(magnitude_threshold=1e-9, background_weight=1.0)
   loss_fn = losses.get_loss_fn(
