@@ -266,6 +266,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   evaluation.baselines = ("zero", "smooth_polynomial", "smooth_kspace_box")
   # A trained GAN's run folder to score alongside ("" for none).
   evaluation.gan_workdir = ""
+  # Other trained SBDM runs to score alongside on the same images, as
+  # "sbdm_<folder name>" (e.g. an ablation; () for none).
+  evaluation.compare_sbdm_workdirs = ()
   # Oracle rows on synthetic data: oracle_a redraws only what the magnitude
   # does not reveal, oracle_b rescans (score_phase.evaluation.ORACLES).
   evaluation.oracles = ("oracle_a", "oracle_b")

@@ -102,8 +102,10 @@ def evaluate(
   no scan parameters ("sbdm", to read against oracle_b) and, for a
   scan-conditioned model, told each record's ("sbdm_scan", against
   oracle_a), the naive baselines (`eval.baselines`), the GAN when
-  `eval.gan_workdir` names a trained one, and on synthetic data the oracles
-  (`eval.oracles`).
+  `eval.gan_workdir` names a trained one, other trained SBDMs named by
+  `eval.compare_sbdm_workdirs` ("sbdm_<folder name>", told no scan
+  parameters, sampled with the SBDM's sampler and noise: ablations), and
+  on synthetic data the oracles (`eval.oracles`).
 
   Args:
     config: the phase_sbdm config (its `sampling` block picks the sampler).
@@ -131,6 +133,10 @@ def evaluate(
     phase_fns["gan"] = inference.get_phase_fn(
         "gan", workdir=evaluation.gan_workdir
     )
+  others = {
+      f"sbdm_{epath.Path(run).name}": _other_sbdm(config, run, mesh)
+      for run in evaluation.compare_sbdm_workdirs
+  }
   accumulator = scoring.Accumulator()
   totals, count, first = {}, 0, None
   rng = jax.random.key(config.seed)
@@ -157,6 +163,16 @@ def evaluate(
         scan=scan,
     )
     samples = {"sbdm": sample_sbdm()}
+    for name, (other_sampler, other_params) in others.items():
+      # The SBDM's noise: the paired difference is the models' alone.
+      samples[name] = inference.sample_phases(
+          other_sampler,
+          batch_rng,
+          other_params,
+          magnitude,
+          evaluation.num_samples,
+          mesh,
+      )
     if config.model.scan_conditioning:
       # The same noise, now told the records' scan parameters.
       samples["sbdm_scan"] = sample_sbdm(scan_params.encode_records(records))
@@ -194,6 +210,17 @@ def evaluate(
       accumulator, reference="sbdm", level=evaluation.ci_level
   )
   return summary, first
+
+
+def _other_sbdm(config, run: str, mesh):
+  """(sampler, parameters) of another trained SBDM run (its own network,
+  this config's sampler and EMA choice), for an ablation scored on the
+  same images with the same noise."""
+  other = inference.read_config(run, inference.TRAIN_MODE)
+  other.sampling = ml_collections.ConfigDict(config.sampling.to_dict())
+  sampler, _ = inference.get_phase_sampler(other, mesh)
+  _, state = inference.restore_state(other, run, mesh)
+  return sampler, state.ema_params if config.eval.use_ema else state.params
 
 
 def _comparison_sources(samples: dict, count: int) -> dict:

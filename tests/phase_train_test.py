@@ -119,6 +119,9 @@ def test_resume_is_exact(trained):
 def test_sample_and_evaluate(trained):
   workdir, _ = trained["full"]
   config = _config(6)
+  # A second trained SBDM scored alongside with the same noise (here the
+  # same run, so the paired difference is 0; an ablation names another).
+  config.eval.compare_sbdm_workdirs = (str(workdir),)
   summary = evaluation.sample_and_evaluate(config, str(workdir), val_source=VAL)
   assert summary["step"] == 6 and summary["num_images"] == 8
   assert summary["nfe"] == 2 * config.sampling.num_steps - 1
@@ -140,7 +143,14 @@ def test_sample_and_evaluate(trained):
   assert list((workdir / "figures").glob("val_sources_heun3_*.png"))
   # Every source scored as a sampler on the same images, paired vs the SBDM.
   scores = written["scores"]
-  sources = ("sbdm", "zero", "smooth_polynomial", "oracle_a", "oracle_b")
+  sources = (
+      "sbdm",
+      f"sbdm_{workdir.name}",
+      "zero",
+      "smooth_polynomial",
+      "oracle_a",
+      "oracle_b",
+  )
   assert set(sources) <= set(scores["sources"]) and scores["num_images"] == 8
   for source in sources:
     row = scores["sources"][source]
@@ -158,6 +168,8 @@ def test_sample_and_evaluate(trained):
   assert scores["sources"]["zero"]["spread_skill_d1"]["mean"] == 0.0
   assert scores["sources"]["oracle_b"]["spread_skill_d1"]["mean"] > 0.3
   assert set(scores["paired"]) == set(scores["sources"]) - {"sbdm"}
+  same = scores["paired"][f"sbdm_{workdir.name}"]["energy_total"]
+  assert same == {"mean_difference": 0.0, "low": 0.0, "high": 0.0}
   table = (workdir / "sample_scores_heun3.md").read_text()
   assert "| oracle_a |" in table and "Paired differences" in table
   assert "| crps_near_air |" in table
