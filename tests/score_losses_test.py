@@ -127,7 +127,7 @@ def test_edm_score_at_init_is_the_gaussian_data_score():
   config = _edm_config()
   sde = sde_lib.get_sde(config.sde)
   score_fn = jax.jit(model_utils.get_model_score_fn(sde, config.model))
-  params = inference.get_init_fn(config)(jax.random.key(0)).params
+  params = jax.jit(inference.get_init_fn(config))(jax.random.key(0)).params
   x = 3.0 * jax.random.normal(jax.random.key(1), (2, SIZE, SIZE, 2))
   t = jnp.array([0.2, 0.9])
   sigma = sde.noise_level(t)[:, None, None, None]
@@ -142,7 +142,7 @@ def test_edm_weighting_is_the_denoiser_error_over_c_out_squared():
   config.loss.crop_size = 0
   sde = sde_lib.get_sde(config.sde)
   score_fn = model_utils.get_model_score_fn(sde, config.model)
-  state = inference.get_init_fn(config)(jax.random.key(0))
+  state = jax.jit(inference.get_init_fn(config))(jax.random.key(0))
   # Perturb the zero-initialised output layer so F != 0.
   # (One jitted map: eagerly, each leaf shape compiles its own draw.)
   params = jax.jit(

@@ -91,7 +91,7 @@ def test_score_is_network_output_over_std(setup):
   x, t, magnitude = _inputs()
   score = score_fn(params, x, t, magnitude)
   _, std = sde.marginal_prob(x, t)
-  raw = model.apply(
+  raw = jax.jit(model.apply)(
       {"params": params}, x, jnp.log(sde.noise_level(t)), magnitude
   )
   np.testing.assert_allclose(
