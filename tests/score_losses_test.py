@@ -59,9 +59,10 @@ def test_loss_decreases_on_a_tiny_set(pieces):
   state = jax.tree.map(jnp.copy, state)  # the step donates its input
   batch = _batch()
   probe_keys = [jax.random.key(100 + i) for i in range(4)]
+  loss = jax.jit(loss_fn)
 
   def probe(params):
-    return float(np.mean([loss_fn(params, batch, k) for k in probe_keys]))
+    return float(np.mean([loss(params, batch, k) for k in probe_keys]))
 
   before = probe(state.params)
   for step in range(40):
@@ -169,10 +170,14 @@ def test_edm_weighting_is_the_denoiser_error_over_c_out_squared():
   z = jax.random.normal(z_rng, x0.shape, jnp.float32)
   sigma = sde.noise_level(t)[:, None, None, None]
   x_t = x0 + sigma * z
-  denoised = x_t + sigma**2 * score_fn(params, x_t, t, batch["magnitude"])
+  denoised = x_t + sigma**2 * jax.jit(score_fn)(
+      params, x_t, t, batch["magnitude"]
+  )
   _, _, c_out = model_utils.edm_coefficients(sigma, config.model.sigma_data)
   want = jnp.mean(jnp.sum(jnp.square(denoised - x0) / c_out**2, axis=-1))
-  np.testing.assert_allclose(loss_fn(params, batch, key), want, rtol=1e-4)
+  np.testing.assert_allclose(
+      jax.jit(loss_fn)(params, batch, key), want, rtol=1e-4
+  )
 
 
 def test_random_crops_cut_the_same_window_of_every_array():
