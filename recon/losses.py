@@ -32,10 +32,5 @@ def ssim_loss(pred: jax.Array, target: jax.Array) -> jax.Array:
 
 def get_loss_fn(name: str) -> LossFn:
   """`loss_fn(pred, target) -> scalar float32` registered under `name`."""
-  if name == "l1":
-    return l1_loss
-  if name == "ssim":
-    return ssim_loss
-  raise config_errors.ConfigError(
-      f"Unknown loss.name {name!r}. Fix: use one of {list(LOSSES)}."
-  )
+  config_errors.check_choice("loss.name", name, LOSSES)
+  return l1_loss if name == "l1" else ssim_loss

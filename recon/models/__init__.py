@@ -27,6 +27,7 @@ def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
   Returns:
     An unbound flax.linen.Module.
   """
+  config_errors.check_choice("model.name", config.name, MODELS)
   common = dict(
       dtype=train_loop.compute_dtype(config.compute_dtype),
       remat=config.remat,
@@ -39,19 +40,15 @@ def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
     return unet.ZeroFilledUnet(
         std_eps=config.input_std_eps, input_clamp=config.input_clamp, **common
     )
-  if config.name == "varnet":
-    return varnet.VarNet(
-        num_cascades=config.num_cascades,
-        sens_chans=config.sens_chans,
-        sens_pools=config.sens_pools,
-        num_low_frequencies=(
-            None if config.sens_acs_from_mask else num_low_frequencies
-        ),
-        dc_weight_init=config.dc_weight_init,
-        std_eps=config.std_eps,
-        rss_eps=config.rss_eps,
-        **common,
-    )
-  raise config_errors.ConfigError(
-      f"Unknown model.name {config.name!r}. Fix: use one of {list(MODELS)}."
+  return varnet.VarNet(
+      num_cascades=config.num_cascades,
+      sens_chans=config.sens_chans,
+      sens_pools=config.sens_pools,
+      num_low_frequencies=(
+          None if config.sens_acs_from_mask else num_low_frequencies
+      ),
+      dc_weight_init=config.dc_weight_init,
+      std_eps=config.std_eps,
+      rss_eps=config.rss_eps,
+      **common,
   )
