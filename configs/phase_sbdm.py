@@ -270,8 +270,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # "sbdm_<folder name>" (e.g. an ablation; () for none).
   evaluation.compare_sbdm_workdirs = ()
   # Oracle rows on synthetic data: oracle_a redraws only what the magnitude
-  # does not reveal, oracle_b rescans (score_phase.evaluation.ORACLES).
-  evaluation.oracles = ("oracle_a", "oracle_b")
+  # does not reveal, oracle_a_unrevealed also what it keeps that neither the
+  # magnitude nor the header shows (each tissue's susceptibility, the noise's
+  # quadrature part), oracle_b rescans (score_phase.evaluation.ORACLES).
+  evaluation.oracles = ("oracle_a", "oracle_a_unrevealed", "oracle_b")
   # Coverage of the bootstrap intervals over images.
   evaluation.ci_level = 0.95
   return config

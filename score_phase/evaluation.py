@@ -15,6 +15,7 @@ import ml_collections
 import numpy as np
 from etils import epath
 
+from kspace import config_errors
 from runtime import atomic
 from runtime import metric_writers
 from runtime import parallel
@@ -66,11 +67,15 @@ def get_metrics_fn(background_threshold: float, center_fraction: float):
 
 
 # Oracle rows of the table: what `generate_example` redraws for each.
-ORACLES = {"oracle_a": "hidden", "oracle_b": "acquisition"}
+ORACLES = {
+    "oracle_a": "hidden",
+    "oracle_a_unrevealed": "unrevealed",
+    "oracle_b": "acquisition",
+}
 
 
 def _oracle_fns(config, records) -> dict:
-  """oracle_a / oracle_b phase_fns bound to a batch of synthetic records.
+  """The `eval.oracles` phase_fns bound to a batch of synthetic records.
 
   Empty for other data (the oracle rescans a synthetic anatomy).
   """
@@ -121,6 +126,8 @@ def evaluate(
     figure data: (magnitude, phase, {source: samples}) of the first batch).
   """
   evaluation = config.eval
+  for name in evaluation.oracles:
+    config_errors.check_choice("eval.oracles", name, ORACLES)
   sample_phase, nfe = inference.get_phase_sampler(config, mesh)
   score = get_metrics_fn(
       evaluation.background_threshold, evaluation.center_fraction

@@ -318,7 +318,9 @@ def get_phase_fn(name: str, **kwargs) -> phase_lib.PhaseFn:
   (`load_gan_phase_fn`'s workdir=...), "ground_truth" / "oracle" (bound to
   the records they phase: `record_sources`' records=..., and for the
   oracle split=..., dataset_seed=..., optionally params=... and
-  redraw="acquisition" (oracle-B, default) | "hidden" (oracle-A)), or a
+  redraw="acquisition" (oracle-B, default) | "hidden" (oracle-A) |
+  "unrevealed" (oracle-A and each tissue's susceptibility and the noise's
+  quadrature part)), or a
   `phase_sources` baseline (its kwargs).
   """
   if name == "sbdm":

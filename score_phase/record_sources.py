@@ -14,7 +14,9 @@ their magnitude):
                 sampler of p(phase | anatomy) gives; redraw="hidden"
                 (oracle-A: only the background phase and an axial slice's
                 B0 azimuth, so the magnitude is nearly the record's) is what
-                a perfect sampler told the scan parameters gives.
+                a perfect sampler told the scan parameters gives if it also
+                knew each tissue's drawn susceptibility and the noise;
+                redraw="unrevealed" redraws those too.
 
 They are called eagerly (host-side), e.g. by the experiment's
 pre-synthesis stage, not inside a jitted step.
@@ -70,8 +72,9 @@ def oracle(
       parameter, the background phase and the noise redrawn) or "hidden"
       for oracle-A (only what the magnitude does not reveal: the background
       phase and an axial slice's B0 azimuth; field strength, sequence, echo
-      time, tilt, fat shift, blur and noise are the record's), see
-      `generate_example`.
+      time, tilt, fat shift, blur and noise are the record's) or
+      "unrevealed" (oracle-A with each tissue class's susceptibility and
+      the noise's quadrature part redrawn), see `generate_example`.
 
   Raises:
     ValueError: records without an `index` (not synthetic data), or an

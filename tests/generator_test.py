@@ -465,6 +465,33 @@ def test_oracle_a_magnitude_is_exact_without_partial_volume_mixing():
       assert not np.allclose(rescan["phase"], original["phase"])
 
 
+@pytest.mark.parametrize("anatomy", sorted(phantom.ANATOMIES))
+def test_unrevealed_rescan_adds_susceptibility_and_quadrature_noise(anatomy):
+  hidden = [rescan for _, rescan in _rescans(anatomy, "hidden")]
+  for (original, rescan), oracle_a in zip(
+      _rescans(anatomy, "unrevealed"), hidden
+  ):
+    # Oracle-A's redraw, from the same seed, plus the unrevealed parts.
+    np.testing.assert_array_equal(
+        rescan["background_phase"], oracle_a["background_phase"]
+    )
+    np.testing.assert_array_equal(
+        rescan["b0_direction"], oracle_a["b0_direction"]
+    )
+    for key in ("labels", "fat_fraction", "echo_time_ms", "fat_shift_px"):
+      np.testing.assert_array_equal(rescan[key], original[key], err_msg=key)
+    # Each class's susceptibility is redrawn; air's is fixed.
+    labels = original["labels"]
+    air = labels == phantom.BACKGROUND
+    moved = rescan["susceptibility_ppm"] != original["susceptibility_ppm"]
+    assert not moved[air].any() and moved[~air].mean() > 0.5
+    assert not np.array_equal(rescan["phase"], oracle_a["phase"])
+    # The magnitude stays close (quadrature noise moves it to second order).
+    difference = np.abs(rescan["magnitude"] - original["magnitude"])
+    assert difference.mean() < 0.03
+    assert np.percentile(difference, 95) < 0.15
+
+
 def test_oracle_b_rescan_redraws_the_scan():
   pairs = [
       pair

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from configs import phase_sbdm
+from kspace import config_errors
 from kspace.simulator import generator
 from launch import main as launch_main
 from runtime import checkpoints
@@ -149,6 +150,7 @@ def test_sample_and_evaluate(trained):
       "zero",
       "smooth_polynomial",
       "oracle_a",
+      "oracle_a_unrevealed",
       "oracle_b",
   )
   assert set(sources) <= set(scores["sources"]) and scores["num_images"] == 8
@@ -254,6 +256,11 @@ def test_bad_training_input(tmp_path):
     train.train_and_evaluate(
         bad_batch, str(tmp_path / "b"), train_source=TRAIN, val_source=VAL
     )
+  # A misspelt oracle is refused before any sampling.
+  bad_oracle = _config(2)
+  bad_oracle.eval.oracles = ("oracle_c",)
+  with pytest.raises(config_errors.ConfigError, match="eval.oracles"):
+    evaluation.evaluate(bad_oracle, params=None, source=VAL, mesh=None)
 
 
 def test_no_recompilation_on_resume_or_resampling(

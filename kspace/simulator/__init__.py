@@ -12,7 +12,9 @@ Layer 2 (DESIGN.md, "Layers"): it imports only `kspace` physics (coils,
   * `generator`: `SyntheticParams` and `generate_example`, a pipeline of
     small pure stages; `example_rng` seeds a dataset's examples; the
     `sequence` values (`GRADIENT_ECHO`, `SPIN_ECHO`) and what a rescan
-    redraws (`REDRAWS`: oracle-B "acquisition", oracle-A "hidden").
+    redraws (`REDRAWS`: oracle-B "acquisition", oracle-A "hidden", and
+    oracle-A with all that the magnitude and header do not show redrawn,
+    "unrevealed").
 """
 
 from kspace.simulator.generator import DEFAULT_PARAMS

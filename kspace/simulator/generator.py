@@ -51,9 +51,11 @@ echo and accrual times, fat shift), the hidden stream what the magnitude
 does not reveal (the background phase and an axial slice's B0 azimuth), the
 noise stream blur and noise. A rescan (`generate_example`'s
 `acquisition_seed`) redraws the scan, hidden and noise streams
-(`redraw="acquisition"`, oracle-B) or only the hidden one
-(`redraw="hidden"`, oracle-A: the phase a model told the scan parameters
-should match). `example_rng(seed, split, index)` seeds a dataset's examples,
+(`redraw="acquisition"`, oracle-B), only the hidden one (`redraw="hidden"`,
+oracle-A: the phase a model told the scan parameters should match), or
+everything neither the magnitude nor a header shows (`redraw="unrevealed"`:
+the hidden stream, each tissue class's drawn susceptibility and the noise's
+quadrature part, which moves the phase, not the magnitude). `example_rng(seed, split, index)` seeds a dataset's examples,
 so an example never depends on which others were generated or in what order.
 
 The physical ranges are the fields of `SyntheticParams`; the tissue table is
@@ -80,7 +82,11 @@ GRADIENT_ECHO, SPIN_ECHO = 0, 1
 # `generate_example`'s `redraw`: what a rescan (`acquisition_seed`) redraws.
 REDRAW_ACQUISITION = "acquisition"  # oracle-B: the whole scan, a full rescan.
 REDRAW_HIDDEN = "hidden"  # oracle-A: only what the magnitude does not reveal.
-REDRAWS = (REDRAW_ACQUISITION, REDRAW_HIDDEN)
+# Oracle-A that also redraws what "hidden" keeps though neither the magnitude
+# nor the header shows it: each tissue class's susceptibility and the
+# noise's quadrature part.
+REDRAW_UNREVEALED = "unrevealed"
+REDRAWS = (REDRAW_ACQUISITION, REDRAW_HIDDEN, REDRAW_UNREVEALED)
 
 # As in fastMRI: axial brain and abdomen, coronal knee.
 DEFAULT_SLICE_ORIENTATIONS = (
@@ -364,7 +370,10 @@ def draw_labels(
 
 
 def tissue_maps(
-    rng: np.random.Generator, labels: np.ndarray, params: SyntheticParams
+    rng: np.random.Generator,
+    labels: np.ndarray,
+    params: SyntheticParams,
+    susceptibility_rng: np.random.Generator | None = None,
 ) -> TissueMaps:
   """Stage 2: signal, susceptibility and fat fraction of every pixel.
 
@@ -372,12 +381,20 @@ def tissue_maps(
     rng: the tissue stream.
     labels: (H, W) uint8 tissue classes.
     params: the distributions.
+    susceptibility_rng: if given, each class's susceptibility is drawn from
+      it instead (a rescan's, `REDRAW_UNREVEALED`); everything else,
+      the texture that also shapes the susceptibility included, is the
+      tissue stream's.
 
   Returns:
     TissueMaps of float64 (H, W) maps.
   """
   shape = labels.shape
   props = phantom.sample_class_properties(rng, params.tissues)
+  if susceptibility_rng is not None:
+    props["susceptibility_ppm"] = phantom.sample_class_properties(
+        susceptibility_rng, params.tissues
+    )["susceptibility_ppm"]
   fine = phantom.smooth_noise(rng, shape, params.texture_sigmas_px[0])
   coarse = phantom.smooth_noise(rng, shape, params.texture_sigmas_px[1])
   texture = (fine + coarse) / np.sqrt(2)
@@ -463,6 +480,7 @@ def draw_acquisition(
     shape: tuple[int, int],
     orientation: str,
     params: SyntheticParams,
+    quadrature_rng: np.random.Generator | None = None,
 ) -> Acquisition:
   """Stage 3: the scan parameters, background phase, blur and noise.
 
@@ -480,6 +498,10 @@ def draw_acquisition(
     shape: (H, W).
     orientation: the slice orientation, "axial" | "coronal" | "sagittal".
     params: the distributions.
+    quadrature_rng: if given, draws the noise's imaginary part instead of
+      `noise_rng` (a rescan's, `REDRAW_UNREVEALED`): `acquire` adds it in
+      the image's phase frame, so it moves the phase, not (to first order)
+      the magnitude.
 
   Returns:
     An Acquisition.
@@ -503,7 +525,7 @@ def draw_acquisition(
   blur_sigma = noise_rng.uniform(*params.blur_sigma_px)
   noise_level = noise_rng.uniform(*params.noise_std)
   real = noise_rng.standard_normal(shape)
-  imag = noise_rng.standard_normal(shape)
+  imag = (quadrature_rng or noise_rng).standard_normal(shape)
   return Acquisition(
       field_strength_t=field_strength,
       sequence=sequence,
@@ -695,22 +717,33 @@ def coil_maps(
   )
 
 
+class ScanStreams(NamedTuple):
+  """The random streams of one scan (see the module docstring)."""
+
+  scan: np.random.Generator
+  hidden: np.random.Generator
+  noise: np.random.Generator
+  # A rescan's own under REDRAW_UNREVEALED; None: the example's streams.
+  susceptibility: np.random.Generator | None = None
+  quadrature: np.random.Generator | None = None
+
+
 def rescan_streams(
-    streams: tuple[np.random.Generator, ...],
-    acquisition_seed: int | None,
-    redraw: str,
-) -> tuple[np.random.Generator, ...]:
-  """The (scan, hidden, noise) streams of a scan or of a rescan.
+    streams: ScanStreams, acquisition_seed: int | None, redraw: str
+) -> ScanStreams:
+  """The streams of a scan or of a rescan.
 
   Args:
     streams: the example's own (scan, hidden, noise) streams.
     acquisition_seed: None for the example's own scan, else the rescan's
       seed, >= 0.
-    redraw: `REDRAW_ACQUISITION` (all three streams from the seed, a full
-      rescan, oracle-B) or `REDRAW_HIDDEN` (only the hidden stream, oracle-A).
+    redraw: `REDRAW_ACQUISITION` (scan, hidden and noise streams from the
+      seed, a full rescan, oracle-B), `REDRAW_HIDDEN` (only the hidden
+      stream, oracle-A) or `REDRAW_UNREVEALED` (the hidden stream, the
+      classes' susceptibilities and the noise's quadrature part).
 
   Returns:
-    (scan, hidden, noise) Generators.
+    ScanStreams.
   """
   if redraw not in REDRAWS:
     raise ValueError(f"redraw must be one of {REDRAWS}, got {redraw!r}.")
@@ -723,12 +756,16 @@ def rescan_streams(
     return streams
   if acquisition_seed < 0:
     raise ValueError(f"acquisition_seed must be >= 0, got {acquisition_seed}.")
-  scan_rng, hidden_rng, noise_rng = np.random.default_rng(
-      acquisition_seed
-  ).spawn(3)
+  # Children 4 and 5 leave the first three (so every earlier rescan) as they
+  # were: a SeedSequence child depends on its index only.
+  rescan = np.random.default_rng(acquisition_seed).spawn(5)
+  if redraw == REDRAW_ACQUISITION:
+    return ScanStreams(*rescan[:3])
   if redraw == REDRAW_HIDDEN:
-    return streams[0], hidden_rng, streams[2]
-  return scan_rng, hidden_rng, noise_rng
+    return streams._replace(hidden=rescan[1])
+  return streams._replace(
+      hidden=rescan[1], susceptibility=rescan[3], quadrature=rescan[4]
+  )
 
 
 def generate_example(
@@ -771,7 +808,10 @@ def generate_example(
       magnitude is nearly the original's (blur and fat shift mix the new
       phase into it slightly: at 32 x 32, mean |difference| <= 0.02 and
       95th percentile <= 0.1; bit-identical without them). Needs an
-      `acquisition_seed`.
+      `acquisition_seed`. "unrevealed": as "hidden", and also each tissue
+      class's susceptibility (its texture, which the magnitude shares, is
+      kept) and the noise's quadrature part: nothing the magnitude or the
+      header shows is redrawn.
 
   Returns:
     dict with
@@ -795,18 +835,17 @@ def generate_example(
   if num_coils < 0:
     raise ValueError(f"num_coils must be >= 0, got {num_coils}.")
   anatomy_rng, tissue_rng, *scan_streams, coil_rng = generator.spawn(6)
-  scan_rng, hidden_rng, noise_rng = rescan_streams(
-      tuple(scan_streams), acquisition_seed, redraw
-  )
+  streams = rescan_streams(ScanStreams(*scan_streams), acquisition_seed, redraw)
   anatomy, labels = draw_labels(anatomy_rng, shape, anatomy, params)
-  tissue = tissue_maps(tissue_rng, labels, params)
+  tissue = tissue_maps(tissue_rng, labels, params, streams.susceptibility)
   acquisition = draw_acquisition(
-      scan_rng,
-      hidden_rng,
-      noise_rng,
+      streams.scan,
+      streams.hidden,
+      streams.noise,
       shape,
       params.orientation(anatomy),
       params,
+      streams.quadrature,
   )
   resonance = off_resonance(tissue, acquisition, params)
   image = acquire(
