@@ -14,8 +14,6 @@ import jax.numpy as jnp
 from kspace import config_errors
 from recon import metrics
 
-LOSSES = ("l1", "ssim")
-
 LossFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
@@ -30,7 +28,10 @@ def ssim_loss(pred: jax.Array, target: jax.Array) -> jax.Array:
   return 1.0 - jnp.mean(metrics.ssim_map(target, pred, data_range))
 
 
+LOSSES: dict[str, LossFn] = {"l1": l1_loss, "ssim": ssim_loss}
+
+
 def get_loss_fn(name: str) -> LossFn:
   """`loss_fn(pred, target) -> scalar float32` registered under `name`."""
   config_errors.check_choice("loss.name", name, LOSSES)
-  return l1_loss if name == "l1" else ssim_loss
+  return LOSSES[name]

@@ -55,8 +55,9 @@ noise stream blur and noise. A rescan (`generate_example`'s
 oracle-A: the phase a model told the scan parameters should match), or
 everything neither the magnitude nor a header shows (`redraw="unrevealed"`:
 the hidden stream, each tissue class's drawn susceptibility and the noise's
-quadrature part, which moves the phase, not the magnitude). `example_rng(seed, split, index)` seeds a dataset's examples,
-so an example never depends on which others were generated or in what order.
+quadrature part, which moves the phase, not the magnitude).
+`example_rng(seed, split, index)` seeds a dataset's examples, so an example
+never depends on which others were generated or in what order.
 
 The physical ranges are the fields of `SyntheticParams`; the tissue table is
 `phantom.TISSUES`.
