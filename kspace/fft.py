@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kspace import config_errors
+from kspace.common import config_errors
 
 BACKENDS = ("fft", "matmul")
 _AXES = (-2, -1)

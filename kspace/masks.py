@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kspace import config_errors
+from kspace.common import config_errors
 
 MaskFn = Callable[[jax.Array, tuple[int, int], float, float], jax.Array]
 

@@ -39,9 +39,9 @@ import ml_collections
 import numpy as np
 from etils import epath
 
-from kspace import config_errors
+from kspace.common import config_errors
 from kspace import datasets
-from kspace import normalize
+from kspace.common import normalize
 from kspace.datasets import magnitude_registry
 from kspace.datasets import phase_store
 from kspace.datasets import roles as roles_lib

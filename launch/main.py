@@ -16,7 +16,7 @@ from absl import logging
 from etils import epath
 from ml_collections import config_flags
 
-from kspace import config_errors
+from kspace.common import config_errors
 from kspace import datasets
 from kspace.datasets import phase_store
 from launch import experiment

@@ -23,7 +23,7 @@ import numpy as np
 from kspace import coils
 from kspace import datasets
 from kspace import fft
-from kspace import normalize
+from kspace.common import normalize
 
 # The records' own (ground-truth) phase field.
 GROUND_TRUTH_FIELD = "phase"
@@ -114,7 +114,7 @@ def image_inputs(
 ) -> dict[str, np.ndarray]:
   """Selects and checks what the jitted step needs from a record batch.
 
-  Only `magnitude` (normalised per image by `kspace.normalize`), the phase
+  Only `magnitude` (normalised per image by `kspace.common.normalize`), the phase
   field (as `phase`) and `sens` are kept, so strings and labels never reach
   the device.
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from kspace import config_errors
+from kspace.common import config_errors
 from recon import metrics
 
 LossFn = Callable[[jax.Array, jax.Array], jax.Array]

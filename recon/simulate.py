@@ -15,7 +15,7 @@ import ml_collections
 from kspace import coils
 from kspace import fft
 from kspace import masks
-from kspace import phase as phase_lib
+from kspace.common import phase as phase_lib
 from kspace import synthesize
 
 

@@ -16,7 +16,7 @@ import ml_collections
 import optax
 
 from kspace import datasets
-from kspace import phase as phase_lib
+from kspace.common import phase as phase_lib
 from runtime import optimizers
 from runtime import parallel
 from runtime import train_loop

@@ -10,7 +10,7 @@ run length, so a longer or resumed run reuses the compiled step.
 import ml_collections
 import optax
 
-from kspace import config_errors
+from kspace.common import config_errors
 
 SCHEDULES = ("constant", "cosine", "step")
 OPTIMIZERS = ("adam", "rmsprop")

@@ -13,7 +13,7 @@ import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from kspace import config_errors
+from kspace.common import config_errors
 
 DATA_AXIS = "data"
 

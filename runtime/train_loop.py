@@ -32,7 +32,7 @@ import ml_collections
 import numpy as np
 from etils import epath
 
-from kspace import config_errors
+from kspace.common import config_errors
 from runtime import checkpoints
 from runtime import metric_writers
 from runtime import parallel

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from kspace import config_errors
+from kspace.common import config_errors
 from runtime import optimizers
 from runtime import train_loop
 from score_phase import losses

@@ -19,7 +19,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
 
-from kspace import phase as phase_lib
+from kspace.common import phase as phase_lib
 from runtime import checkpoints
 from runtime import optimizers
 from runtime import parallel

@@ -3,7 +3,7 @@
 Records come from `kspace.datasets` (dicts with `magnitude` (H,W) float32,
 max ~1, and `phase` (H,W) float32 in (-pi, pi]); any random-access sequence
 of such dicts works (tests use lists). Every magnitude a phase model sees
-goes through `prepare_magnitude` (the shared `kspace.normalize`).
+goes through `prepare_magnitude` (the shared `kspace.common.normalize`).
 """
 
 from collections.abc import Iterator, Sequence
@@ -13,7 +13,7 @@ import ml_collections
 import numpy as np
 
 from kspace import datasets
-from kspace import normalize
+from kspace.common import normalize
 from score_phase import scan_params
 
 
@@ -60,7 +60,7 @@ def check_magnitude(
 def prepare_magnitude(
     magnitude: Any, image_size: int | None = None
 ) -> np.ndarray:
-  """`check_magnitude`, then the shared `kspace.normalize` per image: what
+  """`check_magnitude`, then the shared `kspace.common.normalize` per image: what
   every phase model (training, sampling, the recon arms' phases) sees."""
   return normalize.normalize_magnitude(check_magnitude(magnitude, image_size))
 

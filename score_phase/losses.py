@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from kspace import config_errors
+from kspace.common import config_errors
 from score_phase import representation
 from score_phase import scan_params
 from score_phase import sde as sde_lib

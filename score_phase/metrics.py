@@ -81,7 +81,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kspace import fft
-from kspace import phase as phase_lib
+from kspace.common import phase as phase_lib
 from kspace.simulator import phantom
 
 

@@ -32,8 +32,8 @@ import jax
 import jax.numpy as jnp
 
 from kspace import fft
-from kspace import phase as phase_lib
-from score_phase import catalog
+from kspace.common import phase as phase_lib
+from kspace.common import catalog
 
 PHASE_SOURCES: catalog.Catalog[Callable[..., phase_lib.PhaseFn]] = (
     catalog.Catalog("phase source")

@@ -28,7 +28,7 @@ import jax
 import numpy as np
 
 from kspace import datasets
-from kspace import phase as phase_lib
+from kspace.common import phase as phase_lib
 
 
 def _check_batch(magnitude, count: int, name: str) -> None:

@@ -11,7 +11,7 @@ irrelevant, since m exp(i phi) ~ 0) does not dominate it.
 import jax
 import jax.numpy as jnp
 
-from kspace import phase as phase_lib
+from kspace.common import phase as phase_lib
 
 
 def phase_to_phasor(phase: jax.Array) -> jax.Array:

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from score_phase import catalog
+from kspace.common import catalog
 from score_phase import sde as sde_lib
 
 Update = Callable[

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from score_phase import catalog
+from kspace.common import catalog
 
 SDES: catalog.Catalog[type] = catalog.Catalog("SDE")
 

@@ -1,9 +1,9 @@
-"""score_phase.catalog: name -> object lookup for every pluggable family."""
+"""kspace.common.catalog: name -> object lookup for every pluggable family."""
 
 import pytest
 
-from kspace import config_errors
-from score_phase import catalog
+from kspace.common import config_errors
+from kspace.common import catalog
 
 
 def test_register_get_and_clear_errors():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kspace import datasets
-from kspace import normalize
+from kspace.common import normalize
 from kspace.datasets import phase_store
 from kspace.datasets import roles
 from recon import input_pipeline

@@ -1,11 +1,11 @@
-"""kspace.phase.wrap_phase: the one wrap to (-pi, pi]."""
+"""kspace.common.phase.wrap_phase: the one wrap to (-pi, pi]."""
 
 import math
 
 import jax.numpy as jnp
 import numpy as np
 
-from kspace import phase
+from kspace.common import phase
 
 
 def test_wrap_phase_interval_and_float32():

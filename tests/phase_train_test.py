@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from configs import phase_sbdm
-from kspace import config_errors
+from kspace.common import config_errors
 from kspace.simulator import generator
 from launch import main as launch_main
 from runtime import checkpoints

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from configs import recon as recon_config
-from kspace import normalize
+from kspace.common import normalize
 from recon import input_pipeline
 
 

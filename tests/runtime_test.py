@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from kspace import config_errors
+from kspace.common import config_errors
 from runtime import atomic
 from runtime import checkpoints
 from runtime import metric_writers

@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import tensorflow_datasets as tfds
 
-from kspace import config_errors
+from kspace.common import config_errors
 from kspace.datasets import errors
 from kspace.datasets import fastmri
 from kspace.datasets import magnitude_registry

@@ -38,7 +38,7 @@ import numpy as np
 from kspace import coils
 from kspace import fft
 from kspace import masks
-from kspace import phase
+from kspace.common import phase
 from kspace.datasets import errors
 from kspace.datasets import files
 from kspace.datasets import scan_headers

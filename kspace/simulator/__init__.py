@@ -1,7 +1,7 @@
 """The MR simulator: procedural anatomy, acquisition physics, the generator.
 
 Layer 2 (DESIGN.md, "Layers"): it imports only `kspace` physics (coils,
-`kspace.phase.wrap_phase`) and numpy; the TFDS builder
+`kspace.common.phase.wrap_phase`) and numpy; the TFDS builder
 `kspace.datasets.synthetic_mri` stores its output.
 
   * `phantom`: tissue-class anatomy (brain, knee, body) and per-class

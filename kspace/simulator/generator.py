@@ -40,7 +40,7 @@ realistic means"):
      distribution is unchanged), which makes the magnitude independent of a
      change of phase that blur and fat shift do not mix;
   7. `to_record`: magnitude, and phase = angle(image) wrapped to (-pi, pi]
-     (atan2 semantics, `kspace.phase.wrap_phase`), and the scan parameters a
+     (atan2 semantics, `kspace.common.phase.wrap_phase`), and the scan parameters a
      DICOM header would hold.
 
 Randomness: the example's Generator is split into independent streams
@@ -70,7 +70,7 @@ from typing import NamedTuple
 import numpy as np
 
 from kspace import coils
-from kspace import phase
+from kspace.common import phase
 from kspace.simulator import phantom
 from kspace.simulator import physics
 

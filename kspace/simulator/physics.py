@@ -5,7 +5,7 @@ susceptibility, fat's chemical shift, a smooth background phase) and the
 receiver's effects on the signal (receive bias, point spread, fat's spatial
 displacement along the readout). Every function
 is pure: a random draw takes its numpy Generator as an argument. Phase is
-returned unwrapped; `kspace.phase.wrap_phase` wraps it.
+returned unwrapped; `kspace.common.phase.wrap_phase` wraps it.
 
 Units: susceptibility and field in ppm (of B0), phase in radians. The phase
 accrued by an off-resonance of f ppm after time TE is

@@ -7,7 +7,7 @@ mask (B, H, W) float32) -> (B, H, W) float32` magnitude reconstruction.
 
 import ml_collections
 
-from kspace import config_errors
+from kspace.common import config_errors
 from recon.models import unet
 from recon.models import varnet
 from runtime import train_loop

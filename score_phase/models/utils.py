@@ -24,9 +24,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from kspace import config_errors
+from kspace.common import config_errors
 from runtime import train_loop
-from score_phase import catalog
+from kspace.common import catalog
 from score_phase import sde as sde_lib
 from score_phase.models import ncsnpp
 

@@ -11,7 +11,7 @@ the registration code exists once (rather than once per family).
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from kspace import config_errors
+from kspace.common import config_errors
 
 T = TypeVar("T")
 
