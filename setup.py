@@ -58,6 +58,8 @@ setuptools.setup(
     extras_require={
         "test": [
             "pytest>=8",
+            # Both cores for the suite (pytest.ini: -n 2).
+            "pytest-xdist>=3.5",
             "scikit-image>=0.24",
             # Independent encoders for the compressed-DICOM tests.
             "imagecodecs>=2024.1",

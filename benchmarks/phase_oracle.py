@@ -8,7 +8,7 @@ draw new acquisitions of the same anatomy. This script scores exactly that:
 for each validation image (the records `sample_phase` scores) it regenerates
 the same anatomy and tissues with K fresh acquisitions
 (`generate_example(..., acquisition_seed=k)`) and scores them with
-score_phase/metrics.py like the SBDM's K samples, next to the naive guesses.
+score_phase/point_metrics.py like the SBDM's K samples, next to the naive guesses.
 The oracle's numbers are the floor the quality bar must be read against.
 Prints a Markdown table (also written to --out). These are the single-sample
 metrics; `--mode=sample_phase` scores the same oracles with proper scores.
@@ -25,10 +25,10 @@ import numpy as np
 
 from configs import phase_sbdm
 from kspace.simulator import generator
-from score_phase import inference
 from score_phase import input_pipeline
-from score_phase import metrics
-from score_phase import phase_sources
+from score_phase import loading
+from score_phase.scoring import point_metrics
+from score_phase.sources import baselines
 
 COLUMNS = (
     "mean_error_aligned",
@@ -120,7 +120,7 @@ def main(argv):
   magnitude = jnp.asarray(np.stack([r["magnitude"] for r in records]))
   target = jnp.asarray(np.stack([r["phase"] for r in records]))
   score = jax.jit(
-      lambda samples: metrics.phase_metrics(
+      lambda samples: point_metrics.phase_metrics(
           samples,
           target,
           magnitude,
@@ -132,8 +132,8 @@ def main(argv):
   sources = oracle_phases(config.data, records, num_samples)
   key = jax.random.key(config.seed)
   for name in evaluation.baselines:
-    sources[name] = inference.draw_phases(
-        phase_sources.get_baseline(name), key, magnitude, num_samples
+    sources[name] = loading.draw_phases(
+        baselines.get_baseline(name), key, magnitude, num_samples
     )
 
   lines = [

@@ -1,7 +1,7 @@
 r"""Phase-model training step: where the time goes, and what a 2-hour CPU budget buys.
 
 For each setting (a `configs/phase_sbdm.py` variant plus overrides) this
-builds the jitted train step of `score_phase.train` on random 64x64 data and
+builds the jitted train step of `score_phase.sbdm.trainer` on random 64x64 data and
 reports the parameter count, XLA's FLOP estimate of one step, the median
 wall time per step after compilation, the FLOP rate it achieves, steps/s,
 training pixels/s (crop or image pixels x batch), and the
@@ -26,8 +26,8 @@ import numpy as np
 from configs import phase_sbdm
 from runtime import parallel
 from runtime import train_loop
-from score_phase import inference
-from score_phase import train
+from score_phase.sbdm import state as sbdm_state
+from score_phase.sbdm import trainer as sbdm_trainer
 
 # (label, overrides of the cpu32 config).
 SETTINGS = (
@@ -84,10 +84,10 @@ def main(argv):
   runs = []
   for label, overrides in SETTINGS:
     config = _config(args.size, overrides)
-    state = train_loop.compiled_init(inference.get_init_fn(config), mesh)(
+    state = train_loop.compiled_init(sbdm_state.get_init_fn(config), mesh)(
         jax.random.key(0)
     )
-    step_fn = train_loop.compiled_step(train.get_train_step(config), mesh)
+    step_fn = train_loop.compiled_step(sbdm_trainer.get_train_step(config), mesh)
     batch_size = config.train.batch_size
     rng = np.random.default_rng(0)
     batch = {

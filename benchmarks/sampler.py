@@ -26,9 +26,10 @@ import numpy as np
 from configs import phase_sbdm
 from runtime import parallel
 from score_phase import evaluation
-from score_phase import inference
 from score_phase import input_pipeline
-from score_phase import phase_sources
+from score_phase.sbdm import loading as sbdm_loading
+from score_phase.sbdm import state as sbdm_state
+from score_phase.sources import baselines
 
 # (label, sampler overrides): the quality-vs-steps grid.
 SETTINGS = (
@@ -73,7 +74,7 @@ def main(argv):
   config.eval.num_samples = args.num_samples
   config.eval.batch_size = args.num_images
   mesh = parallel.create_mesh()
-  step, state = inference.restore_state(config, args.workdir, mesh)
+  step, state = sbdm_state.restore_state(config, args.workdir, mesh)
   params = state.ema_params if args.use_ema else state.params
   source = input_pipeline.get_source(config.data, config.data.val_split)
   batch = next(
@@ -95,7 +96,7 @@ def main(argv):
       continue
     setting = config.copy_and_resolve_references()
     setting.sampling.update(overrides)
-    sample_phase, nfe = inference.get_phase_sampler(setting, mesh)
+    sample_phase, nfe = sbdm_loading.get_phase_sampler(setting, mesh)
     rng = jax.random.key(1)
     compiled = sample_phase.lower(rng, params, sharded).compile()
     start = time.perf_counter()
@@ -119,7 +120,7 @@ def main(argv):
 
   baseline = {}
   for name in config.eval.baselines:
-    phase_fn = phase_sources.get_baseline(name)
+    phase_fn = baselines.get_baseline(name)
     guesses = np.stack([
         phase_fn(jax.random.key(k), magnitude) for k in range(args.num_samples)
     ])

@@ -1,8 +1,13 @@
 """Shared config blocks; experiment files start from these and override.
 
 Variants are chosen with `--config=configs/<file>.py:<arg>`; `parse_arg` reads
-comma-separated `key=value` pairs or a bare variant name.
+comma-separated `key=value` pairs or a bare variant name. Each file builds one
+base config and keeps its variants in one table, `_VARIANTS`: per variant the
+dotted fields it changes (`variant_fields` looks a row up, `override` applies
+it and refuses a field the base config does not have).
 """
+
+import importlib.util
 
 import ml_collections
 
@@ -32,6 +37,89 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
     else:
       parsed[key] = type(default)(value)
   return parsed
+
+
+def from_file(spec: str) -> ml_collections.ConfigDict:
+  """The config of `path[:arg]`, loaded as `--config=path[:arg]` loads it."""
+  path, _, arg = spec.partition(":")
+  loader = importlib.util.spec_from_file_location("_config_file", path)
+  module = importlib.util.module_from_spec(loader)
+  loader.loader.exec_module(module)
+  return module.get_config(arg or None)
+
+
+def _has_field(config: ml_collections.ConfigDict, parts: list[str]) -> bool:
+  node = config
+  for part in parts:
+    if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+      return False
+    node = node[part]
+  return True
+
+
+def unknown_override(
+    config: ml_collections.ConfigDict, overrides: list[str]
+) -> str | None:
+  """The problem and fix for the first `--config.a.b=v` of `overrides` whose
+  field `config` lacks but whose shorter tail it has (None otherwise).
+
+  An experiment's sub-configs (sbdm, gan, recon) take their `data` fields
+  from the experiment's own `data` block and do not carry them, so
+  `sbdm.data.num_train` is refused with `data.num_train` as the fix.
+  """
+  for override_flag in overrides:
+    path = override_flag.removeprefix("--config.").partition("=")[0]
+    parts = path.split(".")
+    if _has_field(config, parts):
+      continue
+    for start in range(1, len(parts)):
+      if _has_field(config, parts[start:]):
+        tail = ".".join(parts[start:])
+        return (
+            f"Unknown config field '{path}': this config sets it from"
+            f" '{tail}'. Fix: pass --config.{tail}."
+        )
+  return None
+
+
+def variant_fields(table: dict, variant: str) -> dict:
+  """The row of `variant` in a variants table (ValueError if it has none)."""
+  if variant not in table:
+    raise ValueError(f"Unknown variant {variant!r}; use one of {list(table)}.")
+  return table[variant]
+
+
+def override(
+    config: ml_collections.ConfigDict, fields: dict, where: str
+) -> ml_collections.ConfigDict:
+  """Sets each dotted field of `fields` ({"model.nf": 16, ...}) on `config`.
+
+  A variants table names only fields the base config has: a name it lacks
+  (a misspelt entry) raises ValueError naming it and `where` (the table
+  row), as does a value the field's type refuses.
+  """
+  for path, value in fields.items():
+    parts = path.split(".")
+    node = config
+    for depth, part in enumerate(parts):
+      if not isinstance(node, ml_collections.ConfigDict):
+        raise ValueError(
+            f"{where}: unknown config field {path!r}"
+            f" ({'.'.join(parts[:depth])} is a value, not a block)."
+        )
+      if part not in node:
+        block = ".".join(parts[:depth]) or "the config"
+        raise ValueError(
+            f"{where}: unknown config field {path!r} ({block} has no"
+            f" {part!r}; its fields: {', '.join(sorted(node.keys()))})."
+        )
+      if depth < len(parts) - 1:
+        node = node[part]
+    try:
+      node[parts[-1]] = value
+    except TypeError as e:
+      raise ValueError(f"{where}: bad value for {path!r}: {e}") from e
+  return config
 
 
 def get_data_config(image_size: int = 128) -> ml_collections.ConfigDict:

@@ -33,12 +33,24 @@ Variants (`--config=configs/experiment.py:<variant>`):
                 trains on synthetic complex images; every net is scored
                 on the synthetic test split's ground truth (or fastMRI's,
                 with --config.data.name=fastmri/multicoil_knee and
-                data.manual_dir). 64x64 as cpu64, one seed.
+                data.manual_dir). 64x64 data as cpu64, one seed; its
+                SBDM is phase_sbdm.py:cpu32 (3000 steps), its recon net
+                recon.py:experiment_registry (a VarNet).
   fastmri_knee, fastmri_brain
                 fastMRI multi-coil data in data.manual_dir (the .h5 files);
                 the test role is measured k-space, the GT arm trains on the
                 coil-combined complex images; no oracle arm.
+
+The sub-configs config.sbdm, config.gan and config.recon are variants of
+configs/phase_sbdm.py, phase_gan.py and recon.py, named per variant in
+`_VARIANTS` (e.g. demo: phase_sbdm.py:experiment_demo, phase_gan.py:demo
+at 600 steps, recon.py:experiment_demo). Their data blocks keep only their
+own fields: the dataset is `config.data`, which the pipeline copies into
+each at run time, so an override names it (--config.data.num_train;
+--config.sbdm.data.num_train is refused as an unknown field).
 """
+
+from typing import NamedTuple
 
 import ml_collections
 
@@ -47,143 +59,191 @@ from configs import phase_gan
 from configs import phase_sbdm
 from configs import recon
 
-# Every arm the experiment knows, in report order.
-ARMS = (
-    "zero",
-    "smooth_polynomial",
-    "smooth_kspace_box",
-    "gan",
-    "sbdm",
-    "oracle",
-    "ground_truth",
-)
 
-# Per variant: image size, synthetic counts (train = phase_train +
-# recon_train), sub-config variants, recon steps and batch, phase-model
-# steps, K, seeds.
-_VARIANTS = {
-    "quicktest": dict(
-        image_size=32,
-        counts=(32, 8, 8),
-        sbdm="tiny",
-        gan="tiny",
-        recon_steps=4,
-        recon_batch=4,
-        sbdm_steps=4,
-        gan_steps=4,
-        num_samples=2,
-        seeds=(0, 1, 2),
-        sampler_steps=3,
-    ),
-    "demo": dict(
-        image_size=32,
-        counts=(512, 64, 96),
-        sbdm="cpu32",
-        gan="demo",
-        recon_steps=160,
-        recon_batch=16,
-        sbdm_steps=400,
-        gan_steps=600,
-        num_samples=2,
-        seeds=(0, 1, 2),
-        sampler_steps=12,
-    ),
-    "cpu64": dict(
-        image_size=64,
-        counts=(2400, 100, 200),
-        sbdm="cpu32",
-        gan="cpu64",
-        recon_steps=500,
-        recon_batch=16,
-        sbdm_steps=3000,
-        gan_steps=3000,
-        num_samples=4,
-        seeds=(0, 1, 2),
-        sampler_steps=18,
-    ),
-    "synthetic128": dict(
-        image_size=128,
-        counts=(4000, 200, 400),
-        sbdm="synthetic128",
-        gan="synthetic128",
-        recon_steps=20_000,
-        recon_batch=16,
-        sbdm_steps=100_000,
-        gan_steps=50_000,
-        num_samples=8,
-        seeds=(0, 1, 2),
-        sampler_steps=18,
-    ),
+class Arm(NamedTuple):
+  """What the experiment knows of one arm."""
+
+  # baseline (a score_phase.phase_sources name) | learned (a phase model the
+  # experiment trains, or names with --config.<arm>_workdir) | record (needs
+  # the records: the oracle rescans their anatomy, ground_truth is their own
+  # phase).
+  kind: str
+  # Folded into the PRNG key of the arm's pre-synthesis (launch.experiment);
+  # fixed per arm, so adding an arm changes no other arm's phases.
+  rng_index: int
+  # Run unless config.arms says otherwise.
+  default: bool
+
+
+# Every arm the experiment knows, in report order: the one list of arms
+# (launch.experiment checks config.arms against it).
+KNOWN_ARMS = {
+    "zero": Arm("baseline", rng_index=4, default=True),
+    "smooth_polynomial": Arm("baseline", rng_index=2, default=True),
+    "smooth_kspace_box": Arm("baseline", rng_index=1, default=True),
+    "gan": Arm("learned", rng_index=6, default=True),
+    "sbdm": Arm("learned", rng_index=5, default=True),
+    "oracle": Arm("record", rng_index=7, default=True),
+    "ground_truth": Arm("record", rng_index=8, default=True),
+    "gaussian": Arm("baseline", rng_index=0, default=False),
+    "uniform": Arm("baseline", rng_index=3, default=False),
 }
-_VARIANTS["registry"] = dict(_VARIANTS["cpu64"], seeds=(0,))
-_FASTMRI = ("fastmri_knee", "fastmri_brain")
 
 
-def _dataset_block(variant: str, v: dict) -> ml_collections.ConfigDict:
-  data = base.get_data_config(v["image_size"])
-  data.num_train, data.num_val, data.num_test = v["counts"]
-  if variant in _FASTMRI:
-    data.name = "fastmri/multicoil_" + variant.split("_")[1]
-  return data
+def arms_of_kind(kind: str) -> tuple[str, ...]:
+  """The names of KNOWN_ARMS of one kind, in report order."""
+  return tuple(name for name, arm in KNOWN_ARMS.items() if arm.kind == kind)
+
+
+# The default config.arms, in report order.
+ARMS = tuple(name for name, arm in KNOWN_ARMS.items() if arm.default)
+
+# The sub-configs (each the config of a variant of its own file), and the
+# data fields launch.experiment sets on each at run time besides the
+# experiment's own data block (recon: per arm, in recon_config).
+_SUB_CONFIGS = {
+    "sbdm": (phase_sbdm, ()),
+    "gan": (phase_gan, ()),
+    "recon": (recon, ("val_split", "phase_source", "phase_field")),
+}
+
+# Per variant: the arg (`variant[,steps=N]`) of each sub-config
+# ("sbdm": configs/phase_sbdm.py, "gan": configs/phase_gan.py, "recon":
+# configs/recon.py), and the fields it changes from the base config (demo).
+_VARIANTS = {
+    "quicktest": {
+        "sbdm": "tiny,steps=4",
+        "gan": "tiny,steps=4",
+        "recon": "experiment_quicktest",
+        "data.num_train": 32,
+        "data.num_val": 8,
+        "data.num_test": 8,
+        "eval.phase_quality_images": 8,
+        "eval.figure_images": 2,
+    },
+    "demo": {
+        "sbdm": "experiment_demo",
+        "gan": "demo,steps=600",
+        "recon": "experiment_demo",
+    },
+    "cpu64": {
+        "sbdm": "experiment_cpu64",
+        "gan": "cpu64,steps=3000",
+        "recon": "experiment_cpu64",
+        "data.image_size": 64,
+        "data.num_train": 2400,
+        "data.num_val": 100,
+        "data.num_test": 200,
+        "num_phase_samples": 4,
+    },
+    "synthetic128": {
+        "sbdm": "synthetic128,steps=100000",
+        "gan": "synthetic128,steps=50000",
+        "recon": "experiment_synthetic128",
+        "data.image_size": 128,
+        "data.num_train": 4000,
+        "data.num_val": 200,
+        "data.num_test": 400,
+        "num_phase_samples": 8,
+    },
+}
+_VARIANTS["registry"] = {
+    **_VARIANTS["cpu64"],
+    "sbdm": "cpu32,steps=3000",
+    "recon": "experiment_registry",
+    "arms": ("smooth_polynomial", "sbdm", "ground_truth"),
+    "recon_seeds": (0,),
+    "sbdm_scan_parameters": True,
+}
+# fastMRI's test split has no ground truth: val and test cut validation;
+# the sets' own sizes; no oracle arm (it rescans synthetic anatomy).
+_VARIANTS["fastmri_knee"] = {
+    **_VARIANTS["synthetic128"],
+    "recon": "experiment_fastmri",
+    "data.name": "fastmri/multicoil_knee",
+    "data.image_size": 320,
+    "data.num_train": 0,
+    "data.num_val": 0,
+    "data.num_test": 0,
+    "roles.val": ("validation", 0.0, 0.2),
+    "roles.test": ("validation", 0.2, 1.0),
+    "arms": tuple(a for a in ARMS if a != "oracle"),
+}
+_VARIANTS["fastmri_brain"] = {
+    **_VARIANTS["fastmri_knee"],
+    "data.name": "fastmri/multicoil_brain",
+}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """The config of `arg` (see the module docstring)."""
   arg = base.parse_arg(arg, variant="demo")
-  variant = arg.variant
-  if variant not in _VARIANTS and variant not in _FASTMRI:
-    raise ValueError(
-        f"Unknown variant {variant!r}; use one of"
-        f" {list(_VARIANTS) + list(_FASTMRI)}."
-    )
-  fastmri = variant in _FASTMRI
-  v = _VARIANTS["synthetic128" if fastmri else variant]
-  if fastmri:
-    v = dict(v, image_size=320, counts=(0, 0, 0))
+  fields = dict(base.variant_fields(_VARIANTS, arg.variant))
+  config = _base_config()
+  config.variant = arg.variant
+  for name, (module, run_time) in _SUB_CONFIGS.items():
+    config[name] = _sub_config(module, fields.pop(name), config.data, run_time)
+  base.override(config, fields, f"experiment.py:{arg.variant}")
+  return config
+
+
+def _sub_config(module, arg: str, data, run_time) -> ml_collections.ConfigDict:
+  """`module.get_config(arg)` less the data fields set at run time: the
+  experiment's own (`data`) and `run_time`, so an override of one of them
+  (--config.sbdm.data.num_train) is refused as an unknown field instead of
+  being silently replaced (set --config.data.num_train)."""
+  sub = module.get_config(arg)
+  for key in (*data.keys(), *run_time):
+    del sub.data[key]
+  return sub
+
+
+def _base_config() -> ml_collections.ConfigDict:
+  """The demo config, less the sub-configs; every variant changes some of
+  its fields."""
   config = ml_collections.ConfigDict()
-  config.variant = variant
+  # The variant this config was built from (see the module docstring).
+  config.variant = "demo"
+  # Seed of the pre-synthesis draws (each arm folds in its Arm.rng_index).
   config.seed = 0
   # The dataset; every stage (phase models, recon arms) reads it through
   # the roles below, and its fields are copied into the sub-configs.
-  config.data = _dataset_block(variant, v)
+  config.data = data = base.get_data_config(image_size=32)
+  data.num_train, data.num_val, data.num_test = 512, 64, 96
 
   # Disjoint roles: (split, start, stop) fractions of a split's volumes.
   config.roles = roles = ml_collections.ConfigDict()
-  if fastmri:  # fastMRI's test split has no ground truth: cut validation.
-    roles.phase_train = ("train", 0.0, 0.5)
-    roles.recon_train = ("train", 0.5, 1.0)
-    roles.val = ("validation", 0.0, 0.2)
-    roles.test = ("validation", 0.2, 1.0)
-  else:
-    roles.phase_train = ("train", 0.0, 0.5)
-    roles.recon_train = ("train", 0.5, 1.0)
-    roles.val = ("validation", 0.0, 1.0)
-    roles.test = ("test", 0.0, 1.0)
+  # Where the phase models train.
+  roles.phase_train = ("train", 0.0, 0.5)
+  # The recon nets' training magnitudes (pre-synthesized per arm).
+  roles.recon_train = ("train", 0.5, 1.0)
+  # Validation during recon training, and the hallucination threshold.
+  roles.val = ("validation", 0.0, 1.0)
+  # The ground truth every net is scored on.
+  roles.test = ("test", 0.0, 1.0)
 
   # The user's magnitude-only registry (kspace.datasets.magnitude_registry)
   # in manual_dir: when set, the pre-synthesized arms train on all of its
   # volumes instead of recon_train; the ground-truth arm keeps recon_train
   # and val / test stay the ground truth of `data`. Its other fields are
   # the registry's options (configs.base.get_data_config's data.registry).
-  config.registry = base.get_data_config(v["image_size"]).registry
+  config.registry = base.get_data_config().registry
   config.registry.manual_dir = ""
   config.registry.val_fraction = config.registry.test_fraction = 0.0
 
-  # The arms (a subset of ARMS); the oracle needs synthetic data (and
+  # The arms (names of KNOWN_ARMS); the oracle needs synthetic data (and
   # rescans recon_train's anatomy: not a registry's).
-  config.arms = tuple(a for a in ARMS if not (fastmri and a == "oracle"))
-  if variant == "registry":
-    config.arms = ("smooth_polynomial", "sbdm", "ground_truth")
+  config.arms = ARMS
   # Baseline keyword arguments per arm, e.g. {"smooth_polynomial":
   # {"order": 3}} (score_phase.phase_sources defaults otherwise).
   config.phase_kwargs = ml_collections.ConfigDict()
   # K: pre-synthesized phases per recon_train magnitude, the same for
   # every arm (the recon step draws one of them per example).
-  config.num_phase_samples = v["num_samples"]
+  config.num_phase_samples = 2
   # Images per phase-model call during pre-synthesis.
   config.presynthesis_batch = 32
   # One recon net per arm per seed (same budget, masks and data order).
-  config.recon_seeds = v["seeds"]
+  config.recon_seeds = (0, 1, 2)
 
   # Phase models: "" trains them here (workdir/phase/{sbdm,gan}) on the
   # phase_train role; a path uses that --mode=train_phase / train_gan run.
@@ -193,57 +253,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # parameters (DICOM / ISMRMRD header fields: field strength, TE, B0
   # direction, sequence family; unknown ones stay absent). False: the
   # magnitude alone, as for every other arm.
-  config.sbdm_scan_parameters = variant == "registry"
-  config.sbdm = phase_sbdm.get_config(v["sbdm"])
-  config.sbdm.train.num_steps = v["sbdm_steps"]
-  config.sbdm.sampling.num_steps = v["sampler_steps"]
-  if variant in ("demo", "cpu64"):
-    # A narrower SBDM that learns something in minutes on 2 cores (cpu32's
-    # nf 32 runs 0.19 steps/s at 64x64); a stronger one is a train_phase
-    # run named by --config.sbdm_workdir.
-    config.sbdm.model.nf = 16
-    config.sbdm.train.batch_size = 16 if variant == "demo" else 8
-    config.sbdm.optim.lr = 5e-4
-  if variant == "cpu64":
-    config.sbdm.sde.sigma_max = 128.0  # ~ the largest 64x64 phasor distance
-  config.gan = phase_gan.get_config(v["gan"])
-  config.gan.train.num_steps = v["gan_steps"]
-
-  # The recon nets (one config for every arm; data and phase fields are
-  # set per arm by the pipeline).
-  config.recon = recon.get_config(
-      "tiny" if variant == "quicktest" else "synthetic128_unet"
-  )
-  rc = config.recon
-  rc.train.num_steps = v["recon_steps"]
-  rc.train.batch_size = v["recon_batch"]
-  # Short runs save once at the end (a save costs ~1 s); longer ones also
-  # midway, so an interrupted run resumes from there.
-  short = variant in ("quicktest", "demo")
-  rc.train.checkpoint_every = v["recon_steps"] // (1 if short else 2)
-  # Each log costs ~1 s on a CPU (a device sync and the writers).
-  rc.train.log_every = max(1, v["recon_steps"] // 4)
-  rc.train.eval_every = 0
-  rc.optim.schedule = "constant"
-  if variant in ("quicktest", "demo"):
-    rc.model.name, rc.model.chans, rc.model.num_pools = "unet", 16, 3
-    rc.forward.num_coils = 4
-    rc.optim.lr = 1e-3
-  elif variant == "cpu64":
-    # chans 24 measured 1.0-1.2 s/step here (31 GFLOP at ~30 GFLOP/s): 21
-    # nets x 1000 steps would take ~6 h; chans 16 is ~2.25x cheaper.
-    rc.model.name, rc.model.chans, rc.model.num_pools = "unet", 16, 3
-    rc.forward.num_coils = 8
-    rc.optim.lr = 1e-3
-  else:
-    rc.model.name = "varnet"
-    rc.forward.num_coils = 15 if fastmri else 8
-  if variant == "quicktest":
-    rc.model.chans, rc.model.num_pools = 4, 2
-  rc.forward.accelerations = (4.0, 8.0)
-  rc.forward.center_fractions = (0.08, 0.04)
-  rc.eval.batch_size = 16 if variant != "quicktest" else 4
-  rc.eval.val_batches = 2
+  config.sbdm_scan_parameters = False
+  # The sub-configs config.sbdm, config.gan and config.recon (one recon
+  # config for every arm; data and phase fields are set per arm by the
+  # pipeline) are added by get_config.
 
   config.eval = evaluation = ml_collections.ConfigDict()
   # (acceleration, center fraction) of each test table; masks fixed by
@@ -259,10 +272,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   evaluation.near_distance = 3
   # recon_train images scored in the phase-quality table, and shown in the
   # phase figure; test slices in the reconstruction figure.
-  evaluation.phase_quality_images = 64 if variant != "quicktest" else 8
-  evaluation.figure_images = 3 if variant != "quicktest" else 2
+  evaluation.phase_quality_images = 64
+  evaluation.figure_images = 3
 
-  # prepare_data's overview figure (also written by the data stage).
+  # prepare_data's overview figure (also written by the data stage): its
+  # examples and simulated coils.
   config.num_figure_examples = 4
   config.figure_num_coils = 8
   return config

@@ -17,10 +17,15 @@ Variants (`:variant`, or `:variant=cpu32,steps=2000`):
                 (benchmarks/phase_train_step.py sized it), conditioned on
                 the scan parameters where known (null-conditioned for a
                 magnitude-only registry).
-  synthetic128  128x128 synthetic set on one GPU.
+  synthetic128  128x128 synthetic set on one GPU (the base config).
   fastmri320    fastMRI knee 320x320 crop, GPU nodes / TPU pod slices.
   paper         the paper's recipe (VE, NCSN++ nf 128, PC 1000 steps x
                 (predictor + 1 Langevin corrector), EMA 0.999, Adam 1e-4).
+  experiment_demo   the experiment's demo SBDM (configs/experiment.py:demo):
+                cpu32 narrowed to nf 16, batch 16, Adam 5e-4, 400 steps,
+                Heun 12 steps; learns something in minutes on 2 cores.
+  experiment_cpu64  the experiment's cpu64 / registry SBDM: the same narrow
+                net at 64x64 (sigma_max 128), batch 8, 3000 steps.
 `steps=N` overrides the number of training steps.
 """
 
@@ -28,97 +33,132 @@ import ml_collections
 
 from configs import base
 
-# Per variant: image size, model width, channel multipliers, res blocks,
-# attention resolutions, batch size, train steps, sigma_max.
+# Per variant, the fields it changes from the base config (synthetic128).
 # sigma_max follows Song & Ermon's rule (about the largest distance between
 # training phasor images, <= 2 sqrt(H W)).
 _VARIANTS = {
-    "tiny": dict(
-        image_size=16,
-        nf=8,
-        ch_mult=(1, 2),
-        num_res_blocks=1,
-        attn=(8,),
-        batch_size=8,
-        num_steps=20,
-        sigma_max=32.0,
-    ),
-    "cpu32": dict(
-        image_size=32,
-        nf=32,
-        ch_mult=(1, 2, 2),
-        num_res_blocks=1,
-        attn=(8,),
-        batch_size=32,
-        num_steps=3000,
-        sigma_max=64.0,
-    ),
-    "cpu64": dict(
-        image_size=64,
-        nf=24,
-        ch_mult=(1, 2, 2, 2),
-        num_res_blocks=1,
-        attn=(),
-        batch_size=16,
-        num_steps=13_000,
-        sigma_max=128.0,
-        crop_size=32,
-        edm=True,
-        num_train=10_000,
-        scan_conditioning=True,
-    ),
-    "synthetic128": dict(
-        image_size=128,
-        nf=64,
-        ch_mult=(1, 2, 2, 2),
-        num_res_blocks=2,
-        attn=(16,),
-        batch_size=64,
-        num_steps=200_000,
-        sigma_max=256.0,
-    ),
-    "fastmri320": dict(
-        image_size=320,
-        nf=128,
-        ch_mult=(1, 2, 2, 2),
-        num_res_blocks=4,
-        attn=(16,),
-        batch_size=64,
-        num_steps=400_000,
-        sigma_max=378.0,
-    ),
-    "paper": dict(
-        image_size=320,
-        nf=128,
-        ch_mult=(1, 2, 2, 2),
-        num_res_blocks=4,
-        attn=(16,),
-        batch_size=8,
-        num_steps=1_300_000,
-        sigma_max=378.0,
-    ),
+    "tiny": {
+        "data.image_size": 16,
+        "data.num_train": 64,
+        "data.num_val": 16,
+        "data.num_test": 16,
+        "sde.sigma_max": 32.0,
+        "model.nf": 8,
+        "model.ch_mult": (1, 2),
+        "model.num_res_blocks": 1,
+        "model.attn_resolutions": (8,),
+        "ema.rate": 0.9,
+        "train.batch_size": 8,
+        "train.num_steps": 20,
+        "train.log_every": 2,
+        "train.checkpoint_every": 4,
+        "train.eval_every": 0,
+        # The tiny (test) model overfits a few images in tens of steps.
+        "optim.lr": 2e-3,
+        "optim.warmup_steps": 2,
+        "sampling.num_steps": 3,
+        "eval.num_examples": 8,
+        "eval.num_samples": 4,
+        "eval.batch_size": 8,
+    },
+    "cpu32": {
+        "data.image_size": 32,
+        "sde.sigma_max": 64.0,
+        "model.nf": 32,
+        "model.ch_mult": (1, 2, 2),
+        "model.num_res_blocks": 1,
+        "model.attn_resolutions": (8,),
+        "train.batch_size": 32,
+        "train.num_steps": 3000,
+        "optim.lr": 2e-4,
+        "optim.warmup_steps": 200,
+        "eval.num_examples": 64,
+    },
+    "cpu64": {
+        "data.image_size": 64,
+        "data.num_train": 10_000,
+        "sde.sigma_max": 128.0,
+        "model.nf": 24,
+        "model.num_res_blocks": 1,
+        "model.attn_resolutions": (),
+        "model.preconditioning": "edm",
+        "model.scan_conditioning": True,
+        "loss.weighting": "edm",
+        "loss.noise_sampling": "lognormal",
+        "loss.crop_size": 32,
+        "train.batch_size": 16,
+        "train.num_steps": 13_000,
+        "optim.lr": 5e-4,
+        "optim.warmup_steps": 500,
+        "eval.num_examples": 96,
+    },
+    "synthetic128": {},
+    "fastmri320": {
+        "data.name": "fastmri/singlecoil_knee",
+        "data.image_size": 320,
+        "sde.sigma_max": 378.0,
+        "model.nf": 128,
+        "model.num_res_blocks": 4,
+        "model.dropout": 0.1,
+        "train.num_steps": 400_000,
+    },
+    "paper": {
+        "data.name": "fastmri/singlecoil_knee",
+        "data.image_size": 320,
+        "sde.sigma_max": 378.0,
+        "model.nf": 128,
+        "model.num_res_blocks": 4,
+        "model.dropout": 0.1,
+        "ema.warmup": 0.0,
+        "train.batch_size": 8,
+        "train.num_steps": 1_300_000,
+        "sampling.name": "pc",
+        "sampling.num_steps": 1000,
+    },
+}
+# The experiment's SBDMs: cpu32 narrowed so it learns something in minutes
+# on 2 cores (cpu32's nf 32 runs 0.19 steps/s at 64x64); a stronger one is a
+# train_phase run named by the experiment's --config.sbdm_workdir.
+_VARIANTS["experiment_demo"] = {
+    **_VARIANTS["cpu32"],
+    "model.nf": 16,
+    "train.batch_size": 16,
+    "train.num_steps": 400,
+    "optim.lr": 5e-4,
+    "sampling.num_steps": 12,
+}
+_VARIANTS["experiment_cpu64"] = {
+    **_VARIANTS["experiment_demo"],
+    "data.image_size": 64,
+    # About the largest 64x64 phasor distance.
+    "sde.sigma_max": 128.0,
+    "train.batch_size": 8,
+    "train.num_steps": 3000,
+    "sampling.num_steps": 18,
 }
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """The config of `arg` (see the module docstring)."""
   arg = base.parse_arg(arg, variant="synthetic128", steps=0)
-  if arg.variant not in _VARIANTS:
-    raise ValueError(
-        f"Unknown variant {arg.variant!r}; use one of {list(_VARIANTS)}."
-    )
-  v = _VARIANTS[arg.variant]
-  config = ml_collections.ConfigDict()
+  fields = base.variant_fields(_VARIANTS, arg.variant)
+  config = _base_config()
   config.variant = arg.variant
+  base.override(config, fields, f"phase_sbdm.py:{arg.variant}")
+  if arg.steps:
+    config.train.num_steps = arg.steps
+  return config
+
+
+def _base_config() -> ml_collections.ConfigDict:
+  """The synthetic128 config; every variant changes some of its fields."""
+  config = ml_collections.ConfigDict()
+  # The variant this config was built from (see the module docstring).
+  config.variant = "synthetic128"
   # Seed of initialisation, training noise and sampling.
   config.seed = 0
 
-  config.data = data = base.get_data_config(v["image_size"])
-  if arg.variant in ("fastmri320", "paper"):
-    data.name = "fastmri/singlecoil_knee"
-  if arg.variant == "tiny":
-    data.num_train, data.num_val, data.num_test = 64, 16, 16
-  data.num_train = v.get("num_train", data.num_train)
+  config.data = data = base.get_data_config(image_size=128)
   # Validation split used for metrics and figures.
   data.val_split = "validation"
 
@@ -129,7 +169,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   sde.num_scales = 1000
   # VE noise range (phasor units); sigma_max ~ largest data distance.
   sde.sigma_min = 0.01
-  sde.sigma_max = v["sigma_max"]
+  sde.sigma_max = 256.0
   # VP / sub-VP linear beta schedule.
   sde.beta_min = 0.1
   sde.beta_max = 20.0
@@ -138,13 +178,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Registered network (score_phase/models/utils.py).
   model.name = "ncsnpp"
   # Base channels; level l has nf * ch_mult[l].
-  model.nf = v["nf"]
-  model.ch_mult = v["ch_mult"]
+  model.nf = 64
+  model.ch_mult = (1, 2, 2, 2)
   # Residual blocks per level.
-  model.num_res_blocks = v["num_res_blocks"]
+  model.num_res_blocks = 2
   # Feature-map sizes with self-attention.
-  model.attn_resolutions = v["attn"]
-  model.dropout = 0.1 if arg.variant in ("fastmri320", "paper") else 0.0
+  model.attn_resolutions = (16,)
+  # Dropout rate inside the residual blocks.
+  model.dropout = 0.0
   # fourier | sinusoidal embedding of log(noise level).
   model.embedding_type = "fourier"
   # Std of the Fourier frequencies (NCSN++ uses 16).
@@ -161,12 +202,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   model.magnitude_pyramid = True
   # noise (NCSN++: predict -z, divide by std) | edm (Karras et al.'s
   # c_in / c_skip / c_out), score_phase/models/utils.py.
-  model.preconditioning = "edm" if v.get("edm") else "noise"
+  model.preconditioning = "noise"
   # Std of the data per channel (edm): a unit phasor's cos / sin.
   model.sigma_data = 0.7
   # Condition on the records' scan parameters where known (B0 and TE, B0
   # direction, sequence family; score_phase/scan_params.py), each optional.
-  model.scan_conditioning = bool(v.get("scan_conditioning"))
+  model.scan_conditioning = False
   # Large hardware: "bfloat16" runs the blocks in bf16 with float32
   # parameters (mixed precision); `remat` recomputes block activations in
   # the backward pass. Neither changes the parameters: a checkpoint
@@ -176,25 +217,25 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   config.ema = ema = ml_collections.ConfigDict()
   # EMA decay of the parameters (sampling uses the EMA).
-  ema.rate = 0.999 if arg.variant != "tiny" else 0.9
+  ema.rate = 0.999
   # Warmup: decay min(rate, (1 + step) / (warmup + step)), so short runs
   # do not sample with a mix of trained and initial weights (0: off, the
   # paper's constant decay).
-  ema.warmup = 0.0 if arg.variant == "paper" else 10.0
+  ema.warmup = 10.0
 
   config.loss = loss = ml_collections.ConfigDict()
   # Smallest diffusion time of the loss (avoids the std -> 0 singularity).
   loss.eps = 1e-5
   # lambda(t) of the loss: std2 | likelihood (g^2) | edm
   # (score_phase.losses.get_loss_fn).
-  loss.weighting = "edm" if v.get("edm") else "std2"
+  loss.weighting = "std2"
   # Training noise levels: uniform_t (t ~ U(eps, 1)) | lognormal
   # (log sigma ~ N(p_mean, p_std^2), EDM).
-  loss.noise_sampling = "lognormal" if v.get("edm") else "uniform_t"
+  loss.noise_sampling = "uniform_t"
   loss.p_mean = -1.2
   loss.p_std = 1.2
   # > 0: train on random crops of this side (fully convolutional network).
-  loss.crop_size = v.get("crop_size", 0)
+  loss.crop_size = 0
   # Scan conditioning: each field hidden with this probability, and all of
   # an image's fields with the second, so the null-conditioned model
   # (magnitude-only registries) is learned too.
@@ -206,19 +247,16 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   loss.background_weight = 0.05
 
   config.train = train = base.get_train_config()
-  train.batch_size = v["batch_size"]
-  train.num_steps = arg.steps or v["num_steps"]
-  train.log_every = 50 if arg.variant != "tiny" else 2
-  train.checkpoint_every = 500 if arg.variant != "tiny" else 4
+  train.batch_size = 64
+  train.num_steps = 200_000
+  train.log_every = 50
+  train.checkpoint_every = 500
   # Sample figures of the validation images every this many steps.
-  train.eval_every = 1000 if arg.variant != "tiny" else 0
+  train.eval_every = 1000
 
   config.optim = optim = base.get_optim_config()
-  # The tiny (test) model overfits a few images in tens of steps.
-  optim.lr = {"tiny": 2e-3, "cpu32": 2e-4, "cpu64": 5e-4}.get(arg.variant, 1e-4)
-  optim.warmup_steps = {"tiny": 2, "cpu32": 200, "cpu64": 500}.get(
-      arg.variant, 5000
-  )
+  optim.lr = 1e-4
+  optim.warmup_steps = 5000
   optim.grad_clip = 1.0
 
   config.sampling = sampling = ml_collections.ConfigDict()
@@ -239,22 +277,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # heun: Karras rho of the noise levels and the churn (0: deterministic).
   sampling.rho = 7.0
   sampling.churn = 0.0
-  if arg.variant == "paper":
-    sampling.name = "pc"
-    sampling.num_steps = 1000
-  if arg.variant == "tiny":
-    sampling.num_steps = 3
 
   config.eval = evaluation = ml_collections.ConfigDict()
   # Validation images evaluated (0: all) and samples per image.
-  evaluation.num_examples = {"tiny": 8, "cpu32": 64, "cpu64": 96}.get(
-      arg.variant, 200
-  )
-  evaluation.num_samples = 4 if arg.variant == "tiny" else 8
+  evaluation.num_examples = 200
+  evaluation.num_samples = 8
   # Sample with the EMA parameters (False: the raw training parameters).
   evaluation.use_ema = True
   # Images per sampler call (multiple of the device count).
-  evaluation.batch_size = 8 if arg.variant == "tiny" else 32
+  evaluation.batch_size = 32
   # Magnitude below which a pixel is background (diversity there).
   evaluation.background_threshold = 0.05
   # Central k-space block (fraction of each side) of kspace_nmse_center.

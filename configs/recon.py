@@ -9,11 +9,22 @@ Variants (`:variant`):
   tiny                 32x32, 2-pool U-Net/2-cascade VarNet, few steps (CPU
                        smoke runs and tests; `tiny,model=unet` for the U-Net).
   synthetic128_unet    U-Net (chans 32, 4 pools) on the synthetic set, 128^2.
-  synthetic128_varnet  VarNet (8 cascades, chans 18) on the synthetic set.
+  synthetic128_varnet  VarNet (8 cascades, chans 18) on the synthetic set (the
+                       base config).
   fastmri_knee_varnet  fastMRI's multi-coil knee VarNet recipe (12 cascades,
                        chans 18, sens chans 8, SSIM loss, Adam 3e-4).
   paper                the paper's recipe: single-coil VarNet, 12 cascades,
                        chans 18, SSIM loss, Adam 3e-4, equispaced R = 3 / 4.
+  experiment_quicktest, experiment_demo, experiment_cpu64,
+  experiment_registry, experiment_synthetic128, experiment_fastmri
+                       the recon net of that experiment variant
+                       (configs/experiment.py): tiny / synthetic128_unet at
+                       the experiment's budget (steps, batch, 4 logs,
+                       constant lr, the test masks' R = 4 / 8); demo and
+                       cpu64: a U-Net chans 16, 3 pools; synthetic128: a
+                       VarNet with the U-Net's chans 32, L1 and Adam 1e-3;
+                       registry: that VarNet at cpu64's 500 steps;
+                       fastmri: that VarNet with 15 coils.
 Extra args: `model=unet|varnet` overrides the network of any variant.
 """
 
@@ -23,9 +34,146 @@ from ml_collections import config_dict
 from configs import base
 
 
+# Per variant, the fields it changes from the base config
+# (synthetic128_varnet).
+_VARIANTS = {
+    "tiny": {
+        "data.name": "fake",
+        "data.image_size": 32,
+        "data.num_train": 16,
+        "data.num_val": 8,
+        "data.num_test": 8,
+        "forward.num_coils": 4,
+        "forward.center_fractions": (0.16, 0.08),
+        "forward.accelerations": (2.0, 4.0),
+        "model.chans": 4,
+        "model.num_pools": 2,
+        "model.num_cascades": 2,
+        "model.sens_chans": 4,
+        "model.sens_pools": 2,
+        "optim.lr": 1e-3,
+        "optim.schedule": "constant",
+        "train.batch_size": 4,
+        "train.num_steps": 6,
+        "train.log_every": 2,
+        "train.checkpoint_every": 3,
+        "train.eval_every": 6,
+        "train.async_checkpoint": False,
+        "eval.batch_size": 4,
+        "eval.num_batches": 2,
+        "eval.num_figure_examples": 2,
+        "eval.val_batches": 1,
+    },
+    "synthetic128_unet": {
+        "model.name": "unet",
+        "model.chans": 32,
+        "loss.name": "l1",
+        "optim.lr": 1e-3,
+    },
+    "synthetic128_varnet": {},
+    "fastmri_knee_varnet": {
+        "data.name": "fastmri",
+        "data.image_size": 320,
+        "forward.num_coils": 15,
+        "model.num_cascades": 12,
+    },
+    "paper": {
+        "data.name": "fastmri",
+        "data.image_size": 320,
+        "forward.num_coils": 1,
+        "forward.mask_type": "equispaced",
+        # DESIGN.md lists center fractions 0.0625 / 0.1 / 0.12 for R = 3 / 4;
+        # we pair R = 3 with 0.12 and R = 4 with 0.0625 (sweep the others
+        # with --config.forward.center_fractions).
+        "forward.center_fractions": (0.12, 0.0625),
+        "forward.accelerations": (3.0, 4.0),
+        "model.num_cascades": 12,
+        "optim.schedule": "constant",
+    },
+}
+
+
+def _experiment_budget(steps: int, saves: int) -> dict:
+  """The experiment's recon training: `steps` steps, `saves` checkpoints
+  (short runs save once at the end, a save costs ~1 s; longer ones also
+  midway, so an interrupted run resumes from there), 4 logs (each costs
+  ~1 s on a CPU: a device sync and the writers), no periodic validation,
+  a constant learning rate, the test masks' accelerations."""
+  return {
+      "train.num_steps": steps,
+      "train.checkpoint_every": steps // saves,
+      "train.log_every": max(1, steps // 4),
+      "train.eval_every": 0,
+      "optim.schedule": "constant",
+      "forward.accelerations": (4.0, 8.0),
+      "forward.center_fractions": (0.08, 0.04),
+      "eval.val_batches": 2,
+  }
+
+
+# The experiment's recon nets (configs/experiment.py), one per experiment
+# variant; every arm trains the same one.
+_VARIANTS["experiment_quicktest"] = {
+    **_VARIANTS["tiny"],
+    **_experiment_budget(steps=4, saves=1),
+    "model.name": "unet",
+}
+_VARIANTS["experiment_demo"] = {
+    **_VARIANTS["synthetic128_unet"],
+    **_experiment_budget(steps=160, saves=1),
+    "data.image_size": 32,
+    "forward.num_coils": 4,
+    "model.chans": 16,
+    "model.num_pools": 3,
+    "train.batch_size": 16,
+    "eval.batch_size": 16,
+}
+_VARIANTS["experiment_cpu64"] = {
+    **_VARIANTS["experiment_demo"],
+    **_experiment_budget(steps=500, saves=2),
+    "data.image_size": 64,
+    "forward.num_coils": 8,
+    # chans 24 measured 1.0-1.2 s/step here (31 GFLOP at ~30 GFLOP/s): 21
+    # nets x 1000 steps would take ~6 h; chans 16 is ~2.25x cheaper.
+    "model.chans": 16,
+}
+# A VarNet with synthetic128_unet's chans 32, L1 loss and Adam 1e-3.
+_VARIANTS["experiment_synthetic128"] = {
+    **_VARIANTS["synthetic128_unet"],
+    **_experiment_budget(steps=20_000, saves=2),
+    "model.name": "varnet",
+    "train.batch_size": 16,
+    "eval.batch_size": 16,
+}
+_VARIANTS["experiment_registry"] = {
+    **_VARIANTS["experiment_synthetic128"],
+    **_experiment_budget(steps=500, saves=2),
+    "data.image_size": 64,
+}
+_VARIANTS["experiment_fastmri"] = {
+    **_VARIANTS["experiment_synthetic128"],
+    "data.name": "fastmri",
+    "data.image_size": 320,
+    "forward.num_coils": 15,
+}
+
+
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """The config of `arg` (see the module docstring)."""
   arg = base.parse_arg(arg, variant="synthetic128_varnet", model="")
+  fields = base.variant_fields(_VARIANTS, arg.variant)
+  config = _base_config()
+  base.override(config, fields, f"recon.py:{arg.variant}")
+  if arg.model:
+    config.model.name = arg.model
+  return config
+
+
+def _base_config() -> ml_collections.ConfigDict:
+  """The synthetic128_varnet config; every variant changes some of its
+  fields."""
   config = ml_collections.ConfigDict()
+  # Seed of initialisation, training masks / noise and data order.
   config.seed = 0
 
   config.data = data = base.get_data_config(image_size=128)
@@ -135,53 +283,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   evaluation.after_training = True
   # Seeds the evaluation masks/noise (fixed, independent of training).
   evaluation.seed = 1234
-
-  if arg.variant == "tiny":
-    data.name = "fake"
-    data.image_size = 32
-    data.num_train, data.num_val, data.num_test = 16, 8, 8
-    forward.num_coils = 4
-    forward.center_fractions = (0.16, 0.08)
-    forward.accelerations = (2.0, 4.0)
-    model.chans, model.num_pools = 4, 2
-    model.num_cascades, model.sens_chans, model.sens_pools = 2, 4, 2
-    optim.lr, optim.schedule = 1e-3, "constant"
-    train.batch_size, train.num_steps = 4, 6
-    train.log_every, train.checkpoint_every = 2, 3
-    train.eval_every, evaluation.val_batches = 6, 1
-    train.async_checkpoint = False
-    evaluation.batch_size, evaluation.num_batches = 4, 2
-    evaluation.num_figure_examples = 2
-  elif arg.variant == "synthetic128_unet":
-    model.name, model.chans = "unet", 32
-    loss.name = "l1"
-    optim.lr, optim.schedule = 1e-3, "step"
-  elif arg.variant == "synthetic128_varnet":
-    pass
-  elif arg.variant == "fastmri_knee_varnet":
-    data.name, data.image_size = "fastmri", 320
-    forward.num_coils = 15
-    model.num_cascades = 12
-    train.batch_size = 8
-  elif arg.variant == "paper":
-    data.name, data.image_size = "fastmri", 320
-    forward.num_coils = 1
-    forward.mask_type = "equispaced"
-    # DESIGN.md lists center fractions 0.0625 / 0.1 / 0.12 for R = 3 / 4;
-    # we pair R = 3 with 0.12 and R = 4 with 0.0625 (sweep the others with
-    # --config.forward.center_fractions).
-    forward.center_fractions = (0.12, 0.0625)
-    forward.accelerations = (3.0, 4.0)
-    model.num_cascades, model.chans, model.num_pools = 12, 18, 4
-    loss.name = "ssim"
-    optim.optimizer, optim.lr, optim.schedule = "adam", 3e-4, "constant"
-  else:
-    raise ValueError(
-        f"Unknown variant {arg.variant!r}; use tiny | synthetic128_unet |"
-        " synthetic128_varnet | fastmri_knee_varnet | paper."
-    )
-  if arg.model:
-    model.name = arg.model
   return config
 
 

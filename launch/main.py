@@ -16,11 +16,13 @@ from absl import logging
 from etils import epath
 from ml_collections import config_flags
 
-from kspace.common import config_errors
+from configs import base
 from kspace import datasets
-from kspace.datasets import phase_store
-from launch import experiment
+from kspace.common import config_errors
 from launch import prepare_data
+from launch.experiment import checks
+from launch.experiment import phase_store
+from launch.experiment import pipeline
 from recon import evaluation as recon_evaluation
 from recon import train as recon_train
 from runtime import checkpoints
@@ -28,9 +30,9 @@ from runtime import metric_writers
 from runtime import parallel
 from runtime import train_loop
 from score_phase import evaluation as phase_evaluation
-from score_phase import gan
-from score_phase import inference
-from score_phase import train as phase_train
+from score_phase.gan import trainer as gan_trainer
+from score_phase.sbdm import trainer as sbdm_trainer
+from score_phase.sources import lookup
 
 
 def train_recon(config: ml_collections.ConfigDict, workdir: str):
@@ -41,16 +43,16 @@ def train_recon(config: ml_collections.ConfigDict, workdir: str):
     kwargs = config.data.phase_kwargs.to_dict()
     if source in ("sbdm", "gan"):
       kwargs["workdir"] = config.data.phase_workdir
-    phase_fn = inference.get_phase_fn(source, **kwargs)
+    phase_fn = lookup.get_phase_fn(source, **kwargs)
   return recon_train.train_and_evaluate(config, workdir, phase_fn=phase_fn)
 
 
 MODES = {
-    "experiment": experiment.run,
+    "experiment": pipeline.run,
     "prepare_data": prepare_data.prepare_data,
-    "train_phase": phase_train.train_and_evaluate,
+    "train_phase": sbdm_trainer.train_and_evaluate,
     "sample_phase": phase_evaluation.sample_and_evaluate,
-    "train_gan": gan.train_and_evaluate,
+    "train_gan": gan_trainer.train_and_evaluate,
     "train_recon": train_recon,
     "eval_recon": recon_evaluation.evaluate,
 }
@@ -68,7 +70,7 @@ USER_ERRORS = (
     checkpoints.CheckpointError,
     config_errors.ConfigError,
     metric_writers.NonFiniteLossError,
-    experiment.ExperimentError,
+    checks.ExperimentError,
     CommandLineError,
 )
 USER_ERROR_EXIT_CODE = 2
@@ -113,10 +115,22 @@ def parse_flags(argv: list[str]) -> list[str]:
     return flags.FLAGS(argv)
   except (flags.Error, KeyError, AttributeError, TypeError, ValueError) as e:
     _user_error(
-        f"{_one_line(e)}. Fix: name an existing configs/<file>.py[:variant]"
+        _unknown_override(argv)
+        or f"{_one_line(e)}. Fix: name an existing configs/<file>.py[:variant]"
         " and override only fields it defines, with values of their type"
         " (--helpfull lists them)."
     )
+
+
+def _unknown_override(argv: list[str]) -> str | None:
+  """`configs.base.unknown_override` for the --config file of `argv`."""
+  specs = [a.removeprefix("--config=") for a in argv if a.startswith("--config=")]
+  try:
+    config = base.from_file(specs[0])
+  except Exception:  # pylint: disable=broad-except
+    return None  # No file, or the file is the problem: the generic message.
+  overrides = [a for a in argv if a.startswith("--config.")]
+  return base.unknown_override(config, overrides)
 
 
 def load_config() -> ml_collections.ConfigDict:

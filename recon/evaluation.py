@@ -20,15 +20,16 @@ import numpy as np
 from etils import epath
 
 from kspace import datasets
-from runtime import atomic
-from runtime import metric_writers
-from runtime import parallel
-from runtime import train_loop
 from recon import input_pipeline
 from recon import metrics
 from recon import simulate
 from recon import state as state_lib
 from recon.models import unet
+from runtime import atomic
+from runtime import metric_writers
+from runtime import parallel
+from runtime import stats
+from runtime import train_loop
 
 matplotlib.use("Agg")
 
@@ -195,6 +196,17 @@ def slice_and_volume_metrics(
   }
 
 
+def mean_and_ci(values, level: float) -> dict[str, float]:
+  """A metric's mean and Student-t interval as the eval report stores it:
+  {mean, ci_low, ci_high, half_width, n} (the interval NaN for fewer than
+  two values)."""
+  return {
+      **stats.student_t(values, level).as_dict(),
+      "half_width": stats.student_t_half_width(values, level),
+      "n": float(len(values)),
+  }
+
+
 def summarize(outputs: dict[str, np.ndarray], level: float) -> dict:
   """Per-slice and per-volume NMSE/PSNR/SSIM of the model and of the
   zero-filled input, each with mean and `level` confidence interval.
@@ -207,11 +219,11 @@ def summarize(outputs: dict[str, np.ndarray], level: float) -> dict:
     per_slice, per_volume = slice_and_volume_metrics(outputs, recon_name)
     summary["model" if recon_name == "pred" else "zero_filled"] = {
         "slice": {
-            name: metrics.mean_and_ci(per_slice[name], level)
+            name: mean_and_ci(per_slice[name], level)
             for name in METRICS
         },
         "volume": {
-            name: metrics.mean_and_ci(per_volume[name], level)
+            name: mean_and_ci(per_volume[name], level)
             for name in METRICS
         },
     }

@@ -17,12 +17,9 @@ filter on the pixels that count. Everything is float32 and jittable; the
 reference tests compare against scikit-image to 1e-4.
 """
 
-import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-import scipy.stats
 
 # scikit-image / fastMRI SSIM defaults (Wang et al. 2004 constants).
 SSIM_WIN_SIZE = 7
@@ -134,31 +131,3 @@ def slice_metrics(gt: jax.Array, pred: jax.Array) -> dict[str, jax.Array]:
   """Per-slice metrics: each (H, W) slice of (N, H, W) scored as a volume of
   one slice (its own data range); returns a dict of (N,) float32 arrays."""
   return jax.vmap(lambda g, p: volume_metrics(g[None], p[None]))(gt, pred)
-
-
-def mean_and_ci(values, level: float) -> dict[str, float]:
-  """Mean and the two-sided Student-t confidence interval of the mean.
-
-  Args:
-    values: 1-D sequence of per-slice or per-volume scores.
-    level: confidence level, e.g. 0.95.
-
-  Returns:
-    dict with mean, ci_low, ci_high, half_width, n (floats; the interval is
-    NaN for fewer than two values).
-  """
-  values = np.asarray(values, np.float64)
-  count = values.size
-  mean = float(values.mean()) if count else math.nan
-  if count < 2:
-    half = math.nan
-  else:
-    sem = values.std(ddof=1) / math.sqrt(count)
-    half = float(scipy.stats.t.ppf(0.5 + level / 2, count - 1) * sem)
-  return {
-      "mean": mean,
-      "ci_low": mean - half,
-      "ci_high": mean + half,
-      "half_width": half,
-      "n": float(count),
-  }

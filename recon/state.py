@@ -10,10 +10,10 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from runtime import optimizers
-from runtime import train_loop
 from recon import models
 from recon import simulate
+from runtime import optimizers
+from runtime import train_loop
 
 # The --mode that writes recon checkpoints.
 TRAIN_MODE = "train_recon"

@@ -17,14 +17,14 @@ import optax
 
 from kspace import datasets
 from kspace.common import phase as phase_lib
-from runtime import optimizers
-from runtime import parallel
-from runtime import train_loop
 from recon import evaluation
 from recon import input_pipeline
 from recon import losses
 from recon import simulate
 from recon import state as state_lib
+from runtime import optimizers
+from runtime import parallel
+from runtime import train_loop
 
 # data.phase_source values that train on the records' `data.phase_field`:
 # their own phase, or K phases an experiment arm pre-synthesized.

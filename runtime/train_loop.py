@@ -27,12 +27,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from etils import epath
 
-from kspace.common import config_errors
 from runtime import checkpoints
 from runtime import metric_writers
 from runtime import parallel
@@ -106,13 +104,6 @@ def as_json(config: ml_collections.ConfigDict) -> Any:
 
 # Model fields that change how the parameters are used, not what they are.
 RUNTIME_ONLY_MODEL_FIELDS = ("compute_dtype", "remat")
-COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
-
-
-def compute_dtype(name: str) -> jnp.dtype:
-  """The dtype of a `model.compute_dtype` name."""
-  config_errors.check_choice("model.compute_dtype", name, COMPUTE_DTYPES)
-  return COMPUTE_DTYPES[name]
 
 
 def model_identity(model_config: ml_collections.ConfigDict) -> dict:

@@ -1,7 +1,7 @@
 """Scores a phase model's samples on the validation split (--mode=sample_phase).
 
 The SBDM and the naive baselines (`eval.baselines`) are scored on the same
-images with the same metrics (`score_phase.metrics.phase_metrics`); figures
+images with the same metrics (`score_phase.scoring.point_metrics.phase_metrics`); figures
 show magnitude, true phase, samples and their circular spread.
 """
 
@@ -19,13 +19,17 @@ from kspace.common import config_errors
 from runtime import atomic
 from runtime import metric_writers
 from runtime import parallel
-from score_phase import figures
-from score_phase import inference
 from score_phase import input_pipeline
-from score_phase import metrics as metrics_lib
-from score_phase import phase_sources
+from score_phase import loading
 from score_phase import scan_params
-from score_phase import scoring
+from score_phase.sbdm import loading as sbdm_loading
+from score_phase.sbdm import state as sbdm_state
+from score_phase.scoring import distributions
+from score_phase.scoring import figures
+from score_phase.scoring import point_metrics
+from score_phase.scoring import sampler_scores
+from score_phase.sources import baselines
+from score_phase.sources import lookup
 
 FIGURE_DIR = "figures"
 
@@ -44,7 +48,7 @@ def write_figure(writer, workdir, step, magnitude, phase, samples, name):
   Returns:
     The PNG's path.
   """
-  spread = np.asarray(metrics_lib.circular_std(jnp.asarray(samples)))
+  spread = np.asarray(point_metrics.circular_std(jnp.asarray(samples)))
   image = figures.sample_figure(magnitude, phase, samples, spread)
   directory = epath.Path(workdir) / FIGURE_DIR
   directory.mkdir(parents=True, exist_ok=True)
@@ -59,7 +63,7 @@ def get_metrics_fn(background_threshold: float, center_fraction: float):
   """Jitted metrics(samples, phase, magnitude) with the eval constants."""
   return jax.jit(
       functools.partial(
-          metrics_lib.phase_metrics,
+          point_metrics.phase_metrics,
           background_threshold=background_threshold,
           center_fraction=center_fraction,
       )
@@ -84,7 +88,7 @@ def _oracle_fns(config, records) -> dict:
   ):
     return {}
   return {
-      name: inference.get_phase_fn(
+      name: lookup.get_phase_fn(
           "oracle",
           records=records,
           split=config.data.val_split,
@@ -121,30 +125,30 @@ def evaluate(
   Returns:
     (metrics: dict name -> float, averaged over images, including
     `baseline/<name>/...` for the naive guesses, `nfe`, and "scores": the
-    proper-score table of every source (`scoring.summarize`, paired
+    proper-score table of every source (`sampler_scores.summarize`, paired
     against the SBDM);
     figure data: (magnitude, phase, {source: samples}) of the first batch).
   """
   evaluation = config.eval
   for name in evaluation.oracles:
     config_errors.check_choice("eval.oracles", name, ORACLES)
-  sample_phase, nfe = inference.get_phase_sampler(config, mesh)
+  sample_phase, nfe = sbdm_loading.get_phase_sampler(config, mesh)
   score = get_metrics_fn(
       evaluation.background_threshold, evaluation.center_fraction
   )
   phase_fns = {
-      name: jax.jit(phase_sources.get_baseline(name))
+      name: jax.jit(baselines.get_baseline(name))
       for name in evaluation.baselines
   }
   if evaluation.gan_workdir:
-    phase_fns["gan"] = inference.get_phase_fn(
+    phase_fns["gan"] = lookup.get_phase_fn(
         "gan", workdir=evaluation.gan_workdir
     )
   others = {
       f"sbdm_{epath.Path(run).name}": _other_sbdm(config, run, mesh)
       for run in evaluation.compare_sbdm_workdirs
   }
-  accumulator = scoring.Accumulator()
+  accumulator = sampler_scores.Accumulator()
   totals, count, first = {}, 0, None
   rng = jax.random.key(config.seed)
   for index, records in enumerate(
@@ -160,7 +164,7 @@ def evaluate(
     if all("labels" in r for r in records):
       labels = jnp.asarray(np.stack([r["labels"] for r in records]), jnp.int32)
     batch_rng = jax.random.fold_in(rng, index)
-    sample_sbdm = lambda scan=None: inference.sample_phases(
+    sample_sbdm = lambda scan=None: loading.sample_phases(
         sample_phase,
         batch_rng,
         params,
@@ -172,7 +176,7 @@ def evaluate(
     samples = {"sbdm": sample_sbdm()}
     for name, (other_sampler, other_params) in others.items():
       # The SBDM's noise: the paired difference is the models' alone.
-      samples[name] = inference.sample_phases(
+      samples[name] = loading.sample_phases(
           other_sampler,
           batch_rng,
           other_params,
@@ -186,16 +190,16 @@ def evaluate(
     for offset, (name, phase_fn) in enumerate(
         {**phase_fns, **_oracle_fns(config, records)}.items()
     ):
-      samples[name] = inference.draw_phases(
+      samples[name] = loading.draw_phases(
           phase_fn,
           jax.random.fold_in(batch_rng, offset + 1),
           magnitude,
           evaluation.num_samples,
       )
-    deltas = scoring.deltas_for(phase.shape)
+    deltas = sampler_scores.deltas_for(phase.shape)
     for name, phases in samples.items():
       accumulator.add(
-          name, *scoring.score_batch(phases, phase, magnitude, labels, deltas)
+          name, *sampler_scores.score_batch(phases, phase, magnitude, labels, deltas)
       )
       if name == "sbdm" or name in evaluation.baselines:
         prefix = "" if name == "sbdm" else f"baseline/{name}/"
@@ -205,7 +209,7 @@ def evaluate(
           )
     if labels is not None:
       accumulator.add_truth(
-          metrics_lib.difference_histograms(phase[None], magnitude, labels)
+          distributions.difference_histograms(phase[None], magnitude, labels)
       )
     count += magnitude.shape[0]
     if first is None:
@@ -213,7 +217,7 @@ def evaluate(
   summary = {key: value / count for key, value in totals.items()}
   summary["nfe"] = nfe
   summary["num_images"] = count
-  summary["scores"] = scoring.summarize(
+  summary["scores"] = sampler_scores.summarize(
       accumulator, reference="sbdm", level=evaluation.ci_level
   )
   return summary, first
@@ -223,10 +227,10 @@ def _other_sbdm(config, run: str, mesh):
   """(sampler, parameters) of another trained SBDM run (its own network,
   this config's sampler and EMA choice), for an ablation scored on the
   same images with the same noise."""
-  other = inference.read_config(run, inference.TRAIN_MODE)
+  other = loading.read_config(run, sbdm_state.TRAIN_MODE)
   other.sampling = ml_collections.ConfigDict(config.sampling.to_dict())
-  sampler, _ = inference.get_phase_sampler(other, mesh)
-  _, state = inference.restore_state(other, run, mesh)
+  sampler, _ = sbdm_loading.get_phase_sampler(other, mesh)
+  _, state = sbdm_state.restore_state(other, run, mesh)
   return sampler, state.ema_params if config.eval.use_ema else state.params
 
 
@@ -264,7 +268,7 @@ def sample_and_evaluate(
   """
   workdir = epath.Path(workdir)
   mesh = parallel.create_mesh()
-  step, state = inference.restore_state(config, workdir, mesh)
+  step, state = sbdm_state.restore_state(config, workdir, mesh)
   if val_source is None:
     val_source = input_pipeline.get_source(config.data, config.data.val_split)
   params = state.ema_params if config.eval.use_ema else state.params
@@ -279,7 +283,7 @@ def sample_and_evaluate(
   path = workdir / f"sample_metrics_{tag}.json"
   with atomic.replacing(path) as tmp:
     tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
-  table = scoring.markdown(summary["scores"])
+  table = sampler_scores.markdown(summary["scores"])
   with atomic.replacing(workdir / f"sample_scores_{tag}.md") as tmp:
     tmp.write_text(table)
   print(table)

@@ -32,7 +32,7 @@ from kspace.datasets.loader import batch_indices
 from kspace.datasets.loader import batches
 from kspace.datasets.loader import data_source
 from kspace.datasets.loader import DataSource
-from kspace.simulator.generator import example_rng
-from kspace.simulator.generator import generate_example
-from kspace.simulator.generator import REDRAWS
-from kspace.simulator.generator import SyntheticParams
+from kspace.simulator.generator.example_pipeline import generate_example
+from kspace.simulator.generator.example_seeds import example_rng
+from kspace.simulator.generator.rescans import REDRAWS
+from kspace.simulator.generator.synthetic_params import SyntheticParams

@@ -54,7 +54,9 @@ import tensorflow_datasets as tfds
 
 from kspace.datasets import errors
 from kspace.datasets import files
-from kspace.datasets import image_files
+from kspace.datasets.image_files import registry_folder
+from kspace.datasets.image_files import slice_reading
+from kspace.datasets.image_files import volume_scaling
 from kspace.datasets import registry_volumes
 from kspace.datasets import scan_headers
 
@@ -87,7 +89,7 @@ class MagnitudeRegistryConfig(tfds.core.BuilderConfig):
   val_fraction: float = 0.1
   test_fraction: float = 0.1
   max_skipped_fraction: float = 0.5
-  max_negative_fraction: float = image_files.MAX_NEGATIVE_FRACTION
+  max_negative_fraction: float = slice_reading.MAX_NEGATIVE_FRACTION
   strict: bool = False
   nifti_volumes: str = "all"
   hash_sources: bool = False
@@ -106,7 +108,7 @@ def make_config(
     val_fraction: float = 0.1,
     test_fraction: float = 0.1,
     max_skipped_fraction: float = 0.5,
-    max_negative_fraction: float = image_files.MAX_NEGATIVE_FRACTION,
+    max_negative_fraction: float = slice_reading.MAX_NEGATIVE_FRACTION,
     strict: bool = False,
     nifti_volumes: str = "all",
     hash_sources: bool = False,
@@ -166,7 +168,7 @@ def make_config(
   if manual_dir is not None:
     manual_dir = files.check_folder(manual_dir, NAME)
     fingerprint = files.fingerprint(
-        image_files.list_images(manual_dir), manual_dir
+        registry_folder.list_images(manual_dir), manual_dir
     )
     name += f"_{fingerprint}"
   return MagnitudeRegistryConfig(
@@ -201,7 +203,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
           " sources."
       ),
   }
-  MANUAL_DOWNLOAD_INSTRUCTIONS = image_files.MANUAL_DOWNLOAD_INSTRUCTIONS
+  MANUAL_DOWNLOAD_INSTRUCTIONS = registry_folder.MANUAL_DOWNLOAD_INSTRUCTIONS
   BUILDER_CONFIGS = [make_config()]
 
   def _info(self) -> tfds.core.DatasetInfo:
@@ -224,7 +226,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
   def _split_generators(self, dl_manager):
     config = self.builder_config
     manual_dir = files.check_folder(dl_manager.manual_dir, NAME)
-    paths = image_files.list_images(manual_dir)
+    paths = registry_folder.list_images(manual_dir)
     if (
         config.files_fingerprint
         and files.fingerprint(paths, manual_dir) != config.files_fingerprint
@@ -243,7 +245,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
     # manifest appears together with the dataset.
     (self.data_path / MANIFEST).write_text(json.dumps(manifest, indent=1))
     by_name = {volume.name: volume for volume in volumes}
-    splits = image_files.assign_splits(
+    splits = registry_folder.assign_splits(
         manual_dir, list(by_name), config.val_fraction, config.test_fraction
     )
     return {
@@ -269,7 +271,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
         # The stored image's spacing: a square of the shorter side, resized.
         zoom = min(image.shape) / config.image_size
         yield f"{volume_id}:{index}", {
-            "magnitude": image_files.square_resize(image, config.image_size),
+            "magnitude": volume_scaling.square_resize(image, config.image_size),
             "volume_id": volume_id,
             "source": public(os.path.relpath(path, manual_dir)),
             "slice_index": index,

@@ -8,7 +8,7 @@ No TFDS here: the `magnitude_registry` builder calls these.
     volumes) form a volume, ordered by ImagePositionPatient along the slice
     normal, else by InstanceNumber, else by file name. A file without a
     series UID, and a multi-frame (enhanced MR) file, is its own volume
-    (frames ordered by their positions, `image_files.frame_order`).
+    (frames ordered by their positions, `image_files.dicom.frame_order`).
   * NIfTI: a 2-D or 3-D file is a volume (slices along the third axis); a
     4-D file gives one volume per chosen index of its fourth axis
     (`nifti_volumes`: "all", or indices such as "0" or "0,2").
@@ -18,7 +18,8 @@ A volume is named by the path of its first file relative to the registry
 folder (with "#t" for volume t of a 4-D NIfTI); names, not DICOM UIDs,
 identify volumes in the records, so no identifier of the scanner's database
 leaves the header. Each volume's slices are normalised together
-(`image_files.normalize`: one scale keeps their relative intensities).
+(`image_files.volume_scaling.normalize_volume_clipped`: one scale keeps
+their relative intensities).
 """
 
 import dataclasses
@@ -28,7 +29,10 @@ import numpy as np
 import pydicom
 
 from kspace.datasets import errors
-from kspace.datasets import image_files
+from kspace.datasets.image_files import dicom
+from kspace.datasets.image_files import file_kinds
+from kspace.datasets.image_files import slice_reading
+from kspace.datasets.image_files import volume_scaling
 from kspace.datasets import scan_headers
 
 
@@ -77,7 +81,7 @@ def _series_key(header) -> tuple | None:
 def _slice_order(members: list[tuple[str, object]]) -> list[str]:
   """A series' files in slice order (see the module docstring)."""
   positions = [
-      image_files.slice_position(
+      dicom.slice_position(
           h.get("ImageOrientationPatient"), h.get("ImagePositionPatient")
       )
       for _, h in members
@@ -104,21 +108,21 @@ def plan(
 
   Args:
     manual_dir: the registry folder.
-    paths: its supported files (`image_files.list_images`).
+    paths: its supported files (`image_files.registry_folder.list_images`).
     nifti_volumes: which volumes of 4-D NIfTI files ("all" or "0,2").
     strict: raise at the first bad header instead of skipping the file.
 
   Returns:
     (volumes sorted by name, [(path, error)] of files refused by their
-    header, `image_files.inspect_file`).
+    header, `image_files.slice_reading.inspect_file`).
   """
   indices = parse_volume_indices(nifti_volumes)
   relative = lambda path: os.path.relpath(path, manual_dir)
   volumes, refused, series, instances = [], [], {}, {}
   for path in paths:
     try:
-      header = image_files.inspect_file(path)
-      kind = image_files.file_kind(path)
+      header = slice_reading.inspect_file(path)
+      kind = file_kinds.file_kind(path)
       instance = kind == "dicom" and header.get("SOPInstanceUID")
       if instance and instance in instances:
         raise errors.file_error(
@@ -176,7 +180,7 @@ class VolumeSlices:
 def read(
     volume: Volume,
     percentile: float,
-    max_negative_fraction: float = image_files.MAX_NEGATIVE_FRACTION,
+    max_negative_fraction: float = slice_reading.MAX_NEGATIVE_FRACTION,
     strict: bool = False,
 ) -> VolumeSlices:
   """A volume's slices, validated and normalised together; a bad file
@@ -186,7 +190,7 @@ def read(
   Args:
     volume: from `plan`.
     percentile: normalisation percentile over the volume.
-    max_negative_fraction: see `image_files.read_slices`.
+    max_negative_fraction: see `slice_reading.read_slices`.
     strict: raise at the first bad file instead.
 
   Returns:
@@ -199,7 +203,7 @@ def read(
   slices, files, clipped, bad = [], [], 0, []
   for path in volume.paths:
     try:
-      pixels, num_clipped = image_files.read_slices(
+      pixels, num_clipped = slice_reading.read_slices(
           path, max_negative_fraction, volume.volume_index
       )
       if slices and pixels.shape[1:] != slices[0].shape[1:]:
@@ -220,7 +224,9 @@ def read(
     clipped += num_clipped
   if not slices:  # Every file is bad.
     return VolumeSlices(np.zeros((0, 0, 0)), [], 0, bad)
-  stacked = image_files.normalize(np.concatenate(slices), percentile)
+  stacked = volume_scaling.normalize_volume_clipped(
+      np.concatenate(slices), percentile
+  )
   return VolumeSlices(stacked, files, clipped, bad)
 
 
@@ -229,8 +235,8 @@ def scan_fields(volume: Volume) -> dict:
   (`scan_headers.from_dicom` and `dicom_extras`); unknown for NIfTI and
   PNG/TIFF/JPEG."""
   path = volume.paths[0]
-  if image_files.file_kind(path) != "dicom":
+  if file_kinds.file_kind(path) != "dicom":
     header = pydicom.Dataset()  # Knows nothing.
   else:
-    header = image_files.inspect_file(path)
+    header = slice_reading.inspect_file(path)
   return scan_headers.from_dicom(header) | scan_headers.dicom_extras(header)

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 
-from kspace.simulator import generator
+from kspace.simulator import sequences
 
 UNKNOWN_SEQUENCE = -1
 _ISMRMRD_NS = {"m": "http://www.ismrm.org/ISMRMRD"}
@@ -122,9 +122,9 @@ def sequence_family(names: Sequence[str] | str | None) -> int:
   if "GR" in tokens or any(
       k in t for t in tokens for k in _GRADIENT_ECHO_NAMES
   ):
-    return generator.GRADIENT_ECHO
+    return sequences.GRADIENT_ECHO
   if "SE" in tokens or any(k in t for t in tokens for k in _SPIN_ECHO_NAMES):
-    return generator.SPIN_ECHO
+    return sequences.SPIN_ECHO
   return UNKNOWN_SEQUENCE
 
 

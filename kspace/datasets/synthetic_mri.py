@@ -39,7 +39,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from kspace.datasets import scan_headers
-from kspace.simulator import generator
+from kspace.simulator.generator import example_pipeline
+from kspace.simulator.generator import example_seeds
+from kspace.simulator.generator import synthetic_params
 
 NAME = "synthetic_mri"
 
@@ -62,15 +64,15 @@ class SyntheticMriConfig(tfds.core.BuilderConfig):
   num_test: int = 200
   num_coils: int = 0
   seed: int = 0
-  params: generator.SyntheticParams = generator.DEFAULT_PARAMS
+  params: synthetic_params.SyntheticParams = synthetic_params.DEFAULT_PARAMS
 
   def __repr__(self) -> str:
     # TFDS logs custom configs; the name already encodes every field.
     return f"{type(self).__name__}({self.name!r})"
 
 
-def _params_tag(params: generator.SyntheticParams) -> str:
-  if params == generator.DEFAULT_PARAMS:
+def _params_tag(params: synthetic_params.SyntheticParams) -> str:
+  if params == synthetic_params.DEFAULT_PARAMS:
     return ""
   digest = hashlib.sha1(repr(params).encode()).hexdigest()[:10]
   return f"_p{digest}"
@@ -83,7 +85,7 @@ def make_config(
     num_test: int = 200,
     num_coils: int = 0,
     seed: int = 0,
-    params: generator.SyntheticParams = generator.DEFAULT_PARAMS,
+    params: synthetic_params.SyntheticParams = synthetic_params.DEFAULT_PARAMS,
 ) -> SyntheticMriConfig:
   """A validated config whose name encodes every field.
 
@@ -100,7 +102,7 @@ def make_config(
   Returns:
     A SyntheticMriConfig named e.g. "128x128_n2000-200-200_c0_s0".
   """
-  shape = generator.image_shape(image_size)
+  shape = example_pipeline.image_shape(image_size)
   counts = (int(num_train), int(num_val), int(num_test))
   if counts[0] < 1 or min(counts) < 0:
     raise ValueError(
@@ -194,8 +196,8 @@ class SyntheticMri(tfds.core.GeneratorBasedBuilder):
   def _generate_examples(self, split: str, count: int):
     config = self.builder_config
     for index in range(count):
-      example = generator.generate_example(
-          generator.example_rng(config.seed, split, index),
+      example = example_pipeline.generate_example(
+          example_seeds.example_rng(config.seed, split, index),
           config.image_size,
           num_coils=config.num_coils,
           params=config.params,

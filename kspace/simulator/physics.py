@@ -207,7 +207,8 @@ def background_phase(
 
   Args:
     rng: numpy Generator.
-    y, x: normalised coordinates (H, W), see `phantom.normalized_grid`.
+    y, x: normalised coordinates (H, W), see
+      `phantom.coordinates.normalized_grid`.
     linear_std: std of the linear coefficients (radians at |coord| = 1).
     quadratic_std: std of the quadratic coefficients (y^2, xy, x^2).
     num_gaussians: inclusive (low, high) number of broad Gaussian bumps.
@@ -239,7 +240,8 @@ def receive_bias(
 
   Args:
     rng: numpy Generator (draws 5 normal coefficients).
-    y, x: normalised coordinates (H, W), see `phantom.normalized_grid`.
+    y, x: normalised coordinates (H, W), see
+      `phantom.coordinates.normalized_grid`.
     std: std of the coefficients of y, x, y^2, xy, x^2 in the log bias.
 
   Returns:

@@ -10,7 +10,7 @@ import ml_collections
 from kspace.common import config_errors
 from recon.models import unet
 from recon.models import varnet
-from runtime import train_loop
+from runtime import precision
 
 MODELS = ("unet", "varnet")
 
@@ -29,7 +29,7 @@ def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
   """
   config_errors.check_choice("model.name", config.name, MODELS)
   common = dict(
-      dtype=train_loop.compute_dtype(config.compute_dtype),
+      dtype=precision.compute_dtype(config.compute_dtype),
       remat=config.remat,
       chans=config.chans,
       num_pools=config.num_pools,

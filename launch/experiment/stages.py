@@ -1,0 +1,347 @@
+"""The experiment's stages (data, phase models, pre-synthesis, recon,
+thresholds, evaluation), each skipped when its outputs exist; the order
+and the progress lines are `launch.experiment.pipeline`'s, the folders
+`launch.experiment.layout`'s."""
+
+import functools
+import json
+import time
+from collections.abc import Sequence
+
+import jax
+import ml_collections
+import numpy as np
+from etils import epath
+
+from kspace import datasets
+from kspace.common import normalize
+from kspace.datasets import magnitude_registry
+from kspace.simulator import phantom
+from launch import prepare_data
+from launch.experiment import arms as arms_lib
+from launch.experiment import checks
+from launch.experiment import layout
+from launch.experiment import phase_store
+from launch.experiment import progress
+from launch.experiment import roles as roles_lib
+from recon import evaluation as recon_evaluation
+from recon import hallucination
+from recon import state as recon_state
+from recon import train as recon_train
+from runtime import atomic
+from runtime import parallel
+from runtime import train_loop
+from score_phase import loading
+from score_phase import scan_params
+from score_phase.gan import trainer as gan_trainer
+from score_phase.sbdm import trainer as sbdm_trainer
+from score_phase.sources import lookup
+
+
+# ---------------------------------------------------------------- stages --
+
+
+def registry_data(config) -> ml_collections.ConfigDict:
+  """The data block of the user's registry, at the experiment's size."""
+  data = ml_collections.ConfigDict(config.data.to_dict())
+  data.name = magnitude_registry.NAME
+  data.manual_dir = config.registry.manual_dir
+  data.registry = {
+      k: v for k, v in config.registry.items() if k != "manual_dir"
+  }
+  return data
+
+
+def data_stage(config, workdir: epath.Path) -> dict[str, roles_lib.Subset]:
+  """Builds the dataset (and registry), draws its figure, cuts the roles."""
+  if not (workdir / "data_examples.png").exists():
+    prepare_data.prepare_data(config, str(workdir))
+  builder = datasets.build_from_config(config.data)
+  field = config.recon.data.volume_field
+  roles = roles_lib.assign(
+      lambda split: datasets.data_source(builder, split),
+      {role: tuple(spec) for role, spec in config.roles.items()},
+      field,
+      builder.info.full_name,
+  )
+  if config.registry.manual_dir:
+    registry = datasets.build_from_config(registry_data(config))
+    prepare_data.describe(registry)
+    source = datasets.data_source(registry, "train")
+    roles["registry_train"] = roles_lib.Subset(
+        source,
+        np.arange(len(source)),
+        "train",
+        "registry_train",
+        registry.info.full_name,
+    )
+  return roles
+
+
+def phase_model_stage(config, workdir, arm, roles) -> str:
+  """Trains (or resumes, or finds) the learned arm's phase model."""
+  named = config[f"{arm}_workdir"]
+  if named:
+    mode = "train_phase" if arm == "sbdm" else "train_gan"
+    if layout.checkpoint_step(named) is None:
+      raise checks.ExperimentError(
+          f"{arm}_workdir={named!r} has no checkpoint; train it first"
+          f" (--mode={mode}), or set --config.{arm}_workdir='' to train it"
+          " in the pipeline."
+      )
+    if not config.registry.manual_dir:
+      checks.check_no_leak(config, arm, named, loading.read_config(named, mode))
+    return named
+  run_dir = str(layout.phase_model_dir(workdir, arm))
+  sub = checks.with_data(config[arm], config)
+  trainer = sbdm_trainer if arm == "sbdm" else gan_trainer
+  trainer.train_and_evaluate(
+      sub, run_dir, train_source=roles["phase_train"], val_source=roles["val"]
+  )
+  return run_dir
+
+
+def _magnitudes(records: Sequence[dict]) -> np.ndarray:
+  return normalize.normalize_magnitude(
+      np.stack([
+          r["magnitude"] if "magnitude" in r else np.abs(r["image"])
+          for r in records
+      ])
+  )
+
+
+def _phase_fn_factory(config, arm, phase_dirs, split):
+  """records -> PhaseFn for `arm`; only the record-bound arms (oracle,
+  ground truth) need the records, the others are built once."""
+  if arm == "oracle":
+    return lambda records: lookup.get_phase_fn(
+        arm, records=records, split=split, dataset_seed=config.data.seed
+    )
+  if arm == arms_lib.GROUND_TRUTH:
+    return lambda records: lookup.get_phase_fn(arm, records=records)
+  if arm == "sbdm" and config.sbdm_scan_parameters:
+    # A scan-conditioned SBDM told each record's header (unknown fields
+    # stay absent, as the model learned with its condition dropout).
+    phase_fn = lookup.get_phase_fn(arm, workdir=phase_dirs[arm])
+    return lambda records: functools.partial(
+        phase_fn, scan=scan_params.encode_records(records)
+    )
+  if arm in arms_lib.LEARNED:
+    phase_fn = lookup.get_phase_fn(arm, workdir=phase_dirs[arm])
+  else:
+    kwargs = config.phase_kwargs.get(arm, ml_collections.ConfigDict())
+    phase_fn = jax.jit(lookup.get_phase_fn(arm, **kwargs.to_dict()))
+  return lambda records: phase_fn
+
+
+def _phase_targets(roles) -> roles_lib.Subset:
+  """The magnitudes the pre-synthesized arms train on."""
+  return roles.get("registry_train", roles["recon_train"])
+
+
+def store_key(config, arm, phase_dirs, source: roles_lib.Subset) -> dict:
+  """What identifies an arm's pre-synthesized phases for `source`."""
+  checkpoint = None
+  if arm in arms_lib.LEARNED:
+    run = epath.Path(phase_dirs[arm]).resolve()
+    checkpoint = {"run": str(run), "step": layout.checkpoint_step(run)}
+  kwargs = config.phase_kwargs.get(arm, ml_collections.ConfigDict())
+  return {
+      "arm": arm,
+      "checkpoint": checkpoint,
+      "kwargs": kwargs.to_dict(),
+      "scan_parameters": arm == "sbdm" and config.sbdm_scan_parameters,
+      "seed": config.seed,
+      "num_samples": config.num_phase_samples,
+      "data": train_loop.as_json(config.data),
+      "role": [source.name, source.dataset, len(source)],
+  }
+
+
+def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
+  """K phases per recon_train (or registry) magnitude for `arm`, written
+  once."""
+  source = _phase_targets(roles)
+  key = store_key(config, arm, phase_dirs, source)
+  directory = layout.presynthesis_dir(workdir, arm, key)
+  shape = np.shape(
+      source[0]["magnitude"] if "magnitude" in source[0] else source[0]["image"]
+  )
+  expected = {"phases": (config.num_phase_samples,) + shape}
+  if not phase_store.exists(directory):
+    factory = _phase_fn_factory(config, arm, phase_dirs, source.split)
+    rng = jax.random.fold_in(jax.random.key(config.seed), arms_lib.arm_index(arm))
+
+    batch = config.presynthesis_batch
+    starts = range(0, len(source), batch)
+    began = time.monotonic()
+
+    def chunk(start):
+      rows = list(range(start, min(start + batch, len(source))))
+      inputs = source.__getitems__(rows)
+      magnitude = _magnitudes(inputs)
+      phase_fn = factory(inputs)
+      batch_key = jax.random.fold_in(rng, start)
+      phases = np.moveaxis(
+          loading.draw_phases(
+              phase_fn, batch_key, magnitude, config.num_phase_samples
+          ),
+          0,
+          1,
+      )
+      if phases.shape[2:] != magnitude.shape[1:]:
+        raise checks.ExperimentError(
+            f"The {arm} phase source returned {phases.shape[2:]} phases for"
+            f" {magnitude.shape[1:]} magnitudes."
+        )
+      records = []
+      for i, row in enumerate(rows):
+        out = {
+            "magnitude": magnitude[i],
+            "phases": phases[i],
+            "role_index": np.int64(row),
+        }
+        for field in ("sens", "labels", "phase"):
+          if field in inputs[i]:
+            # `phase` is kept as `true_phase` for the phase-quality table.
+            out["true_phase" if field == "phase" else field] = inputs[i][field]
+        records.append(out)
+      if arm in arms_lib.LEARNED:  # the slow ones: say how far they are
+        print(
+            f"  {arm}: {rows[-1] + 1}/{len(source)} magnitudes"
+            f" ({progress.minutes(time.monotonic() - began)} in this sitting)",
+            flush=True,
+        )
+      return records
+
+    phase_store.write(
+        directory,
+        [functools.partial(chunk, start) for start in starts],
+        key,
+    )
+  return phase_store.read(directory, count=len(source), shapes=expected)
+
+
+def recon_config(config, arm: str, seed: int) -> ml_collections.ConfigDict:
+  """The recon config of one arm and seed."""
+  rc = checks.with_data(config.recon, config)
+  rc.seed = seed
+  rc.data.val_split = "validation"
+  rc.eval.after_training = False
+  if arm == arms_lib.GROUND_TRUTH:
+    rc.data.phase_source, rc.data.phase_field = arms_lib.GROUND_TRUTH, "phase"
+  else:
+    rc.data.phase_source = recon_train.PRESYNTHESIZED
+    rc.data.phase_field = "phases"
+  return rc
+
+
+def recon_stage(config, workdir, arm, seed, roles, stores):
+  rc = recon_config(config, arm, seed)
+  train_source = roles["recon_train"] if arm == arms_lib.GROUND_TRUTH else stores[arm]
+  recon_train.train_and_evaluate(
+      rc,
+      str(layout.recon_dir(workdir, arm, seed)),
+      sources={
+          "train": train_source,
+          "validation": roles["val"],
+          "test": roles["test"],
+      },
+  )
+
+
+def _eval_config(config, arm, seed, acceleration, center_fraction):
+  rc = recon_config(config, arm, seed)
+  rc.forward.accelerations = (float(acceleration),)
+  rc.forward.center_fractions = (float(center_fraction),)
+  return rc
+
+
+def _restore_params(rc, run_dir):
+  _, state, _ = train_loop.restore(
+      run_dir,
+      recon_state.get_init_fn(rc),
+      recon_state.compatibility(rc),
+      parallel.create_mesh(),
+      recon_state.TRAIN_MODE,
+  )
+  return state.params
+
+
+def _near_labels(config) -> tuple[int, ...]:
+  return tuple(
+      phantom.LABEL_NAMES.index(name) for name in config.eval.near_labels
+  )
+
+
+def threshold_stage(config, workdir, roles) -> dict[str, float]:
+  """Per acceleration, the 99.9th percentile of the GT arm's blob response
+  on val (pooled over seeds); written once to val_thresholds.json."""
+  path = workdir / layout.THRESHOLDS
+  if path.exists():
+    return json.loads(path.read_text())
+  if arms_lib.GROUND_TRUTH not in config.arms:
+    raise checks.ExperimentError(
+        "The hallucination threshold is fixed on val from the ground_truth"
+        " arm; keep it in config.arms."
+    )
+  out = {}
+  for acceleration, fraction in config.eval.accelerations:
+    responses = []
+    for seed in config.recon_seeds:
+      rc = _eval_config(config, arms_lib.GROUND_TRUTH, seed, acceleration, fraction)
+      params = _restore_params(rc, str(layout.recon_dir(workdir, arms_lib.GROUND_TRUTH, seed)))
+      outputs, _ = recon_evaluation.score(rc, params, roles["val"], None)
+      responses.append(
+          hallucination.region_responses(
+              outputs["pred"], outputs["target"], outputs.get("labels")
+          )
+      )
+    out[layout.r_key(acceleration)] = hallucination.threshold(
+        np.concatenate(responses)
+    )
+  with atomic.replacing(path) as tmp:
+    tmp.write_text(json.dumps(out, indent=2))
+  return out
+
+
+def evaluation_stage(config, workdir, arm, seed, roles, thresholds):
+  """Scores one net on the test role at every acceleration (npz each)."""
+  for acceleration, fraction in config.eval.accelerations:
+    path = layout.eval_path(workdir, arm, seed, acceleration)
+    if path.exists():
+      continue
+    rc = _eval_config(config, arm, seed, acceleration, fraction)
+    params = _restore_params(rc, str(layout.recon_dir(workdir, arm, seed)))
+    outputs, _ = recon_evaluation.score(rc, params, roles["test"], None)
+    _, per_volume = recon_evaluation.slice_and_volume_metrics(outputs)
+    _, zero_filled = recon_evaluation.slice_and_volume_metrics(
+        outputs, "zero_filled"
+    )
+    counts = hallucination.count_stack(
+        outputs["pred"],
+        outputs["target"],
+        outputs.get("labels"),
+        thresholds[layout.r_key(acceleration)],
+        _near_labels(config) if outputs.get("labels") is not None else (),
+        config.eval.near_distance,
+    )
+    shown = config.eval.figure_images
+    arrays = {f"volume_{k}": v for k, v in per_volume.items()}
+    arrays |= {f"zero_filled_{k}": v for k, v in zero_filled.items()}
+    arrays |= {f"hallucination_{k}": v for k, v in counts.items()}
+    arrays |= {
+        f"figure_{k}": outputs[k][:shown]
+        for k in ("pred", "target", "zero_filled")
+    }
+    names, first = np.unique(outputs["volume"], return_index=True)
+    arrays["volume_ids"] = names[np.argsort(first)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic.replacing(path) as tmp:
+      with tmp.open("wb") as f:
+        np.savez(f, **arrays)
+
+
+# ------------------------------------------------------------- pipeline --
+
+

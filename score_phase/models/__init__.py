@@ -1,1 +1,0 @@
-"""Score networks; `utils.get_model(config.model)` builds one by name."""
