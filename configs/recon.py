@@ -82,7 +82,7 @@ _VARIANTS = {
         "data.image_size": 320,
         "forward.num_coils": 1,
         "forward.mask_type": "equispaced",
-        # DESIGN.md lists center fractions 0.0625 / 0.1 / 0.12 for R = 3 / 4;
+        # docs/design.md lists center fractions 0.0625 / 0.1 / 0.12 for R = 3 / 4;
         # we pair R = 3 with 0.12 and R = 4 with 0.0625 (sweep the others
         # with --config.forward.center_fractions).
         "forward.center_fractions": (0.12, 0.0625),

@@ -77,14 +77,10 @@ USER_ERROR_EXIT_CODE = 2
 # What each mode writes first (trainers: checkpoints/, metrics.jsonl; the
 # experiment and prepare_data: data_examples.png, then its stage folders).
 # A non-empty --workdir holding none of these is someone else's folder.
-RUN_MARKERS = frozenset({
-    "checkpoints",
-    "metrics.jsonl",
-    "data_examples.png",
-    "phase",
-    "presynthesis",
-    "recon",
-})
+RUN_MARKERS = frozenset(
+    {"checkpoints", "metrics.jsonl", "data_examples.png"}
+    | {"phase", "presynthesis", "recon"}
+)
 
 
 def _user_error(message: str):
@@ -124,9 +120,9 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 def _unknown_override(argv: list[str]) -> str | None:
   """`configs.base.unknown_override` for the --config file of `argv`."""
-  specs = [a.removeprefix("--config=") for a in argv if a.startswith("--config=")]
+  files = [a.removeprefix("--config=") for a in argv if "--config=" in a]
   try:
-    config = base.from_file(specs[0])
+    config = base.from_file(files[0])
   except Exception:  # pylint: disable=broad-except
     return None  # No file, or the file is the problem: the generic message.
   overrides = [a for a in argv if a.startswith("--config.")]

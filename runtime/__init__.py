@@ -1,4 +1,4 @@
-"""The training runtime shared by every trainer (layer 3 of DESIGN.md).
+"""The training runtime shared by every trainer (layer 3 of docs/design.md).
 
 `train_loop` (the one loop: a trainer supplies a `Task`), `checkpoints`
 (orbax, exact resume, fallback), `parallel` (the 1-D `data` mesh),

@@ -1,6 +1,6 @@
 """The MR simulator: procedural anatomy, acquisition physics, the generator.
 
-Layer 2 (DESIGN.md, "Layers"): it imports only `kspace` physics (coils,
+Layer 2 (docs/design.md, "Layers"): it imports only `kspace` physics (coils,
 `kspace.common.phase.wrap_phase`) and numpy; the TFDS builder
 `kspace.datasets.synthetic_mri` stores its output.
 

@@ -1,7 +1,7 @@
 """Proper scores of a phase sampler (all pure jnp; phases in radians, (B,H,W)).
 
 The point errors of `point_metrics` grade single samples, which a broad conditional punishes:
-a calibrated sampler cannot beat a point guess on them (DESIGN.md, "How a
+a calibrated sampler cannot beat a point guess on them (docs/design.md, "How a
 phase sampler is judged"). Proper scores grade the K >= 2 samples as a
 distribution, per image (lower is better), with a calibration diagnostic
 (paired intervals to compare two samplers: `runtime.stats`):

@@ -1,4 +1,4 @@
-"""Phase sources scored as samplers on the same images (DESIGN.md, "How a
+"""Phase sources scored as samplers on the same images (docs/design.md, "How a
 phase sampler is judged").
 
 `score_batch` grades K samples per image of one source against the truth

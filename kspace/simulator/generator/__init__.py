@@ -1,7 +1,7 @@
 """The generator: procedural complex MR images with anatomy-dependent phase.
 
 One example (`example_pipeline.generate_example`) is a short pipeline of
-pure stages (DESIGN.md, "Phase: what realistic means"), one module each:
+pure stages (docs/design.md, "Phase: what realistic means"), one module each:
 
   1-2. `subject`: tissue labels of a random brain, knee or body
      cross-section (`kspace.simulator.phantom`), and its tissue maps

@@ -82,7 +82,7 @@ def test_point_guess_has_no_spread_and_loses_the_proper_scores():
   )
   assert interval.high < 0, interval
   # ... while the point guess wins the single-sample error, the improper
-  # bar (DESIGN.md: 2 sum m^2 (1 - R) against 2 sum m^2 (1 - R^2)).
+  # bar (docs/design.md: 2 sum m^2 (1 - R) against 2 sum m^2 (1 - R^2)).
   per_sample_nmse = jax.jit(jax.vmap(point_metrics.kspace_nmse, (0, None, None)))
   assert float(jnp.mean(per_sample_nmse(point, truth, magnitude))) < float(
       jnp.mean(per_sample_nmse(calibrated, truth, magnitude))
