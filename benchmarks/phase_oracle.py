@@ -8,7 +8,7 @@ draw new acquisitions of the same anatomy. This script scores exactly that:
 for each validation image (the records `sample_phase` scores) it regenerates
 the same anatomy and tissues with K fresh acquisitions
 (`generate_example(..., acquisition_seed=k)`) and scores them with
-score_phase/point_metrics.py like the SBDM's K samples, next to the naive guesses.
+score_phase/scoring/point_metrics.py like the SBDM's K samples, next to the naive guesses.
 The oracle's numbers are the floor the quality bar must be read against.
 Prints a Markdown table (also written to --out). These are the single-sample
 metrics; `--mode=sample_phase` scores the same oracles with proper scores.

@@ -4,7 +4,7 @@ Loads a trained phase model (a `train_phase` workdir), then for each sampler
 setting samples `--num_samples` phases for each of `--num_images` validation
 images and reports its score evaluations per sample (NFE), the wall time
 per call after compilation, score evaluations per second, images per second
-and the phase metrics of score_phase/metrics.py against the ground truth.
+and the phase metrics of score_phase/scoring/point_metrics.py against the ground truth.
 The reference is the paper's sampler (PC, reverse diffusion + 1 Langevin
 corrector step, 1000 steps = 2000 NFE); the curve shows how many NFE each
 sampler needs to reach its quality. Prints a Markdown table for

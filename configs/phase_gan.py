@@ -1,6 +1,6 @@
 r"""pix2pix GAN baseline (score_phase/gan.py): phase given magnitude.
 
-Train, then use the run as a phase source (`inference.get_phase_fn("gan",
+Train, then use the run as a phase source (`lookup.get_phase_fn("gan",
 workdir=...)`, or a recon arm with data.phase_source=gan and
 data.phase_workdir=<the run>):
 

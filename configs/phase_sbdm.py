@@ -175,7 +175,7 @@ def _base_config() -> ml_collections.ConfigDict:
   sde.beta_max = 20.0
 
   config.model = model = ml_collections.ConfigDict()
-  # Registered network (score_phase/models/utils.py).
+  # Registered network (score_phase/sbdm/networks.py).
   model.name = "ncsnpp"
   # Base channels; level l has nf * ch_mult[l].
   model.nf = 64
@@ -201,7 +201,7 @@ def _base_config() -> ml_collections.ConfigDict:
   # Second conditioning path: pooled magnitude into every residual block.
   model.magnitude_pyramid = True
   # noise (NCSN++: predict -z, divide by std) | edm (Karras et al.'s
-  # c_in / c_skip / c_out), score_phase/models/utils.py.
+  # c_in / c_skip / c_out), score_phase/sbdm/networks.py.
   model.preconditioning = "noise"
   # Std of the data per channel (edm): a unit phasor's cos / sin.
   model.sigma_data = 0.7

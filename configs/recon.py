@@ -179,7 +179,7 @@ def _base_config() -> ml_collections.ConfigDict:
   config.data = data = base.get_data_config(image_size=128)
   # Where the phase of the training images comes from: "ground_truth" (the
   # records' `phase_field`), "sbdm" (the train_phase run in phase_workdir),
-  # "gan" (the train_gan run in phase_workdir), a `score_phase.phase_sources`
+  # "gan" (the train_gan run in phase_workdir), a `score_phase.sources.baselines`
   # baseline ("zero", "uniform", "gaussian", "smooth_kspace_box",
   # "smooth_polynomial"), or "presynthesized" (the records'
   # `phase_field` holds K phases per image, as the experiment writes them).

@@ -11,27 +11,26 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from kspace.common import config_errors
+from kspace.common import catalog
 from recon import metrics
 
 LossFn = Callable[[jax.Array, jax.Array], jax.Array]
+LOSSES: catalog.Catalog[LossFn] = catalog.Catalog("loss.name")
 
 
+@LOSSES.register("l1")
 def l1_loss(pred: jax.Array, target: jax.Array) -> jax.Array:
   """Mean |pred - target| over (B, H, W) float32 -> scalar."""
   return jnp.mean(jnp.abs(pred - target))
 
 
+@LOSSES.register("ssim")
 def ssim_loss(pred: jax.Array, target: jax.Array) -> jax.Array:
   """1 - mean SSIM of (B, H, W) float32 images (per-example data range)."""
   data_range = jnp.max(target, axis=(-2, -1))
   return 1.0 - jnp.mean(metrics.ssim_map(target, pred, data_range))
 
 
-LOSSES: dict[str, LossFn] = {"l1": l1_loss, "ssim": ssim_loss}
-
-
 def get_loss_fn(name: str) -> LossFn:
   """`loss_fn(pred, target) -> scalar float32` registered under `name`."""
-  config_errors.check_choice("loss.name", name, LOSSES)
-  return LOSSES[name]
+  return LOSSES.get(name)

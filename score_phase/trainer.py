@@ -123,3 +123,35 @@ def sources(
   if val_source is None and config.eval.figure_examples > 0:
     val_source = input_pipeline.get_source(config.data, config.data.val_split)
   return train_source, val_source
+
+
+def train_and_evaluate(
+    get_task: Callable[..., train_loop.Task],
+    config: ml_collections.ConfigDict,
+    workdir: str,
+    *,
+    train_source: Sequence[dict] | None = None,
+    val_source: Sequence[dict] | None = None,
+):
+  """Trains a phase model (resuming from `workdir` if it has checkpoints).
+
+  Args:
+    get_task: the model's `get_task(config, workdir, train_source,
+      val_source) -> Task` (its name, state, step and sampler).
+    config: the model's config (configs/phase_sbdm.py, configs/phase_gan.py).
+    workdir: checkpoints, metrics.jsonl, tensorboard/ and figures/ go here.
+    train_source, val_source: optional record sources (default: the
+      config's dataset splits).
+
+  Returns:
+    The final train state.
+
+  Raises:
+    NonFiniteLossError: a loss became NaN/inf (the last good checkpoint is
+      kept).
+    CheckpointError: the checkpoints in workdir do not fit the config.
+    Preempted: SIGTERM; the current step was saved.
+  """
+  train_source, val_source = sources(config, train_source, val_source)
+  task = get_task(config, workdir, train_source, val_source)
+  return train_loop.train(task, config.train, workdir, config.seed)

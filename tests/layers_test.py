@@ -97,3 +97,40 @@ def test_the_checks_see_a_circle_and_a_layer_violation():
   assert "launch.experiment.stages" in graph["launch.experiment.pipeline"]
   assert "score_phase.sbdm.trainer" in graph["launch.experiment.stages"]
   assert _layer("score_phase.sbdm.trainer")[1] > _layer("runtime.stats")[1]
+
+
+def _layout_rows() -> dict[str, str]:
+  """The README Layout table: package folder -> its row's text."""
+  text = (ROOT / "README.md").read_text()
+  section = text.split("## Layout", 1)[1].split("\n## ", 1)[0]
+  rows = {}
+  for line in section.splitlines():
+    cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+    if len(cells) == 3 and cells[1].startswith("`") and cells[1].endswith("/`"):
+      rows[cells[1].strip("`")] = cells[2]
+  return rows
+
+
+def test_the_readme_layout_names_every_module_of_every_package():
+  rows = _layout_rows()
+  assert {"kspace/", "score_phase/sbdm/", "launch/experiment/"} <= set(rows)
+  missing = []
+  for folder, text in rows.items():
+    directory = ROOT / folder
+    if not (directory / "__init__.py").exists():
+      continue
+    for path in sorted(directory.iterdir()):
+      if path.name.startswith(("_", ".")):
+        continue
+      if path.suffix == ".py":
+        name = path.stem
+      elif (path / "__init__.py").exists():
+        name = f"{path.name}/"
+        if f"{folder}{name}" in rows:
+          continue  # It has a row of its own.
+      else:
+        continue
+      spellings = {f"`{name}`", f"`{name.rstrip('/')}`", f"`{name}.py`"}
+      if not any(spelling in text for spelling in spellings):
+        missing.append(f"{folder}{name}")
+  assert not missing, f"Not in the README Layout table: {missing}"

@@ -3,9 +3,10 @@
 (Called a catalog, not a registry: in this project a registry is the
 user's folder of magnitude images, `kspace.datasets.magnitude_registry`.)
 
-SDEs, score models, predictors, correctors, samplers and phase sources are
-all looked up by a config string; each family is a `Catalog` instance, so
-the registration code exists once (rather than once per family).
+SDEs, score models, predictors, correctors, samplers, phase sources, recon
+models and recon losses are all looked up by a config string; each family
+is a `Catalog` instance, so the registration code exists once (rather than
+once per family).
 """
 
 from collections.abc import Callable

@@ -5,14 +5,44 @@ Every model is a Flax Linen module with the same pure interface:
 mask (B, H, W) float32) -> (B, H, W) float32` magnitude reconstruction.
 """
 
+from collections.abc import Callable
+
+import flax.linen as nn
 import ml_collections
 
-from kspace.common import config_errors
+from kspace.common import catalog
 from recon.models import unet
 from recon.models import varnet
 from runtime import precision
 
-MODELS = ("unet", "varnet")
+# name -> builder(config, num_low_frequencies, **common) -> module.
+MODELS: catalog.Catalog[Callable[..., nn.Module]] = catalog.Catalog(
+    "model.name"
+)
+
+
+@MODELS.register("unet")
+def _unet(config, num_low_frequencies, **common) -> nn.Module:
+  del num_low_frequencies  # It sees the zero-filled image only.
+  return unet.ZeroFilledUnet(
+      std_eps=config.input_std_eps, input_clamp=config.input_clamp, **common
+  )
+
+
+@MODELS.register("varnet")
+def _varnet(config, num_low_frequencies, **common) -> nn.Module:
+  return varnet.VarNet(
+      num_cascades=config.num_cascades,
+      sens_chans=config.sens_chans,
+      sens_pools=config.sens_pools,
+      num_low_frequencies=(
+          None if config.sens_acs_from_mask else num_low_frequencies
+      ),
+      dc_weight_init=config.dc_weight_init,
+      std_eps=config.std_eps,
+      rss_eps=config.rss_eps,
+      **common,
+  )
 
 
 def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
@@ -27,28 +57,14 @@ def get_model(config: ml_collections.ConfigDict, num_low_frequencies: int):
   Returns:
     An unbound flax.linen.Module.
   """
-  config_errors.check_choice("model.name", config.name, MODELS)
-  common = dict(
+  build = MODELS.get(config.name)
+  return build(
+      config,
+      num_low_frequencies,
       dtype=precision.compute_dtype(config.compute_dtype),
       remat=config.remat,
       chans=config.chans,
       num_pools=config.num_pools,
       negative_slope=config.negative_slope,
       norm_eps=config.norm_eps,
-  )
-  if config.name == "unet":
-    return unet.ZeroFilledUnet(
-        std_eps=config.input_std_eps, input_clamp=config.input_clamp, **common
-    )
-  return varnet.VarNet(
-      num_cascades=config.num_cascades,
-      sens_chans=config.sens_chans,
-      sens_pools=config.sens_pools,
-      num_low_frequencies=(
-          None if config.sens_acs_from_mask else num_low_frequencies
-      ),
-      dc_weight_init=config.dc_weight_init,
-      std_eps=config.std_eps,
-      rss_eps=config.rss_eps,
-      **common,
   )

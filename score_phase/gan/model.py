@@ -1,6 +1,6 @@
 """The pix2pix GAN baseline as a model: state, losses, train step, sampler.
 
-The model side only (no trainer), so `score_phase.inference` can rebuild
+The model side only (no trainer), so `score_phase.gan.loading` can rebuild
 and restore a GAN run; `score_phase.gan.trainer` trains it. Config blocks
 (configs/phase_gan.py): `generator`, `discriminator`, `loss`, `optim`,
 `data.image_size`.

@@ -1,9 +1,9 @@
 """Training of the pix2pix GAN baseline (--mode=train_gan).
 
-The GAN's own concerns only: its train step (`gan_model`) and its sampler;
-the batches and sample figures are `phase_training`'s, shared with the
-SBDM. The loop, checkpoints, resume, logging and
-the NaN / preemption stops are `runtime.train_loop`'s. A trained run is a
+The GAN's own concerns only: its train step (`gan.model`) and its sampler;
+the batches, sample figures and the training call are `score_phase.trainer`'s,
+shared with the SBDM. The loop, checkpoints, resume, logging and the NaN /
+preemption stops are `runtime.train_loop`'s. A trained run is a
 phase source: `lookup.get_phase_fn("gan", workdir=...)`.
 """
 
@@ -64,25 +64,12 @@ def train_and_evaluate(
     train_source: Sequence[dict] | None = None,
     val_source: Sequence[dict] | None = None,
 ) -> gan_model.GanState:
-  """Trains (resuming from `workdir` if it has checkpoints).
-
-  Args:
-    config: configs/phase_gan.py.
-    workdir: checkpoints, metrics.jsonl, tensorboard/ and figures/ go here.
-    train_source, val_source: optional record sources (default: the
-      config's dataset splits).
-
-  Returns:
-    The final GAN state.
-
-  Raises:
-    NonFiniteLossError: a loss became NaN/inf (the last good checkpoint is
-      kept).
-    CheckpointError: the checkpoints in workdir do not fit the config.
-    Preempted: SIGTERM; the current step was saved.
-  """
-  train_source, val_source = phase_trainer.sources(
-      config, train_source, val_source
+  """Trains the GAN of a configs/phase_gan.py config in `workdir`, resuming
+  from its checkpoints (`phase_trainer.train_and_evaluate`)."""
+  return phase_trainer.train_and_evaluate(
+      get_task,
+      config,
+      workdir,
+      train_source=train_source,
+      val_source=val_source,
   )
-  task = get_task(config, workdir, train_source, val_source)
-  return train_loop.train(task, config.train, workdir, config.seed)

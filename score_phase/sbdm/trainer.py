@@ -1,8 +1,8 @@
 """Training of the conditional phase score model (--mode=train_phase).
 
 The SBDM's own concerns only: its train step (denoising score matching,
-EMA) and its sampler; the batches and sample figures are
-`phase_training`'s, shared with the GAN. The loop, checkpoints, resume,
+EMA) and its sampler; the batches, sample figures and the training call
+are `score_phase.trainer`'s, shared with the GAN. The loop, checkpoints, resume,
 logging and the NaN / preemption stops are `runtime.train_loop`'s.
 """
 
@@ -82,25 +82,12 @@ def train_and_evaluate(
     train_source: Sequence[dict] | None = None,
     val_source: Sequence[dict] | None = None,
 ) -> sbdm_state.TrainState:
-  """Trains (resuming from `workdir` if it has checkpoints).
-
-  Args:
-    config: configs/phase_sbdm.py.
-    workdir: checkpoints, metrics.jsonl, tensorboard/ and figures/ go here.
-    train_source, val_source: optional record sources (default: the
-      config's dataset splits).
-
-  Returns:
-    The final train state.
-
-  Raises:
-    NonFiniteLossError: the loss became NaN/inf (the last good checkpoint is
-      kept).
-    CheckpointError: the checkpoints in workdir do not fit the config.
-    Preempted: SIGTERM; the current step was saved.
-  """
-  train_source, val_source = phase_trainer.sources(
-      config, train_source, val_source
+  """Trains the SBDM of a configs/phase_sbdm.py config in `workdir`, resuming
+  from its checkpoints (`phase_trainer.train_and_evaluate`)."""
+  return phase_trainer.train_and_evaluate(
+      get_task,
+      config,
+      workdir,
+      train_source=train_source,
+      val_source=val_source,
   )
-  task = get_task(config, workdir, train_source, val_source)
-  return train_loop.train(task, config.train, workdir, config.seed)

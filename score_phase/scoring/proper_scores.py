@@ -115,13 +115,13 @@ def energy_terms(
   return skill, spread
 
 
-def energy_scores(
+def energy_decomposition(
     samples: jax.Array,
     truth: jax.Array,
     magnitude: jax.Array,
     deltas: tuple[int, ...] = (1, 4, 16),
-) -> dict[str, jax.Array]:
-  """Fair multi-scale energy score on gauge-invariant features (lower wins).
+) -> dict[str, dict[str, jax.Array]]:
+  """The fair energy score and its two terms, per offset and summed.
 
   Args:
     samples: (K, B, H, W) sampled phases, K >= 2.
@@ -130,16 +130,31 @@ def energy_scores(
     deltas: feature offsets, each < min(H, W).
 
   Returns:
-    dict of (B,) float32: f"d{delta}" per offset, skill - spread / 2 from
-    `energy_terms` (in [-1, 2]; 0 when every sample equals the truth), and
-    "total", their sum.
+    {"skill" | "spread" | "energy": {f"d{delta}" | "total": (B,) float32}}:
+    `energy_terms`' two terms and the score skill - spread / 2 (in [-1, 2];
+    0 when every sample equals the truth), each summed over the offsets as
+    "total".
   """
-  scores = {}
+  terms = {"skill": {}, "spread": {}, "energy": {}}
   for delta in deltas:
     skill, spread = energy_terms(samples, truth, magnitude, delta)
-    scores[f"d{delta}"] = skill - 0.5 * spread
-  scores["total"] = sum(scores[f"d{delta}"] for delta in deltas)
-  return scores
+    terms["skill"][f"d{delta}"] = skill
+    terms["spread"][f"d{delta}"] = spread
+    terms["energy"][f"d{delta}"] = skill - 0.5 * spread
+  for by_offset in terms.values():
+    by_offset["total"] = sum(by_offset[f"d{delta}"] for delta in deltas)
+  return terms
+
+
+def energy_scores(
+    samples: jax.Array,
+    truth: jax.Array,
+    magnitude: jax.Array,
+    deltas: tuple[int, ...] = (1, 4, 16),
+) -> dict[str, jax.Array]:
+  """Fair multi-scale energy score on gauge-invariant features (lower wins):
+  `energy_decomposition`'s "energy", {f"d{delta}" | "total": (B,)}."""
+  return energy_decomposition(samples, truth, magnitude, deltas)["energy"]
 
 
 def spread_skill_ratio(

@@ -2,7 +2,7 @@
 phase sampler is judged").
 
 `score_batch` grades K samples per image of one source against the truth
-with the proper scores of `score_phase.metrics` and returns per-image
+with the proper scores of `score_phase.scoring.proper_scores` and returns per-image
 values plus histograms to pool; `Accumulator` gathers them over batches
 and sources; `summarize` turns them into a table: mean and bootstrap
 interval over images of every score, the spread/skill ratio of pooled
@@ -68,15 +68,13 @@ def score_batch(
     (2, bins) neighbour-difference histograms summed over the batch, or None
     without labels).
   """
-  scores = {}
+  terms = proper_scores.energy_decomposition(samples, truth, magnitude, deltas)
+  scores = {}  # in the order the tables and files have always shown them
   for delta in deltas:
-    skill, spread = proper_scores.energy_terms(samples, truth, magnitude, delta)
-    scores[f"skill_d{delta}"] = skill
-    scores[f"spread_d{delta}"] = spread
-    scores[f"energy_d{delta}"] = skill - 0.5 * spread
-  scores["energy_total"] = sum(scores[f"energy_d{d}"] for d in deltas)
-  scores["skill_total"] = sum(scores[f"skill_d{d}"] for d in deltas)
-  scores["spread_total"] = sum(scores[f"spread_d{d}"] for d in deltas)
+    for kind in ("skill", "spread", "energy"):
+      scores[f"{kind}_d{delta}"] = terms[kind][f"d{delta}"]
+  for kind in ("energy", "skill", "spread"):
+    scores[f"{kind}_total"] = terms[kind]["total"]
   crps_map = proper_scores.circular_crps_map(samples, truth, magnitude)
   scores["crps"] = point_metrics.weighted_mean(crps_map, magnitude)
   scores["spectral_distance"] = distributions.spectral_distance(

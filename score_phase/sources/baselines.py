@@ -22,7 +22,7 @@ independent of the anatomy (they only read the magnitude's shape):
                      coordinates), wrapped.
 
 The learned, anatomy-dependent sources (the SBDM) are loaded by
-`score_phase.inference`, which also looks up every source by name.
+`score_phase.sources.lookup`, which also looks up every source by name.
 """
 
 from collections.abc import Callable
@@ -169,7 +169,7 @@ def get_baseline(name: str, **kwargs) -> phase_lib.PhaseFn:
 
   Args:
     name: a registered source (see `PHASE_SOURCES.names()`); learned
-      sources (the SBDM) are loaded by `score_phase.inference`.
+      sources (the SBDM) are loaded by `score_phase.sources.lookup`.
     **kwargs: the source's keyword arguments (e.g. std=0.5 for "gaussian").
 
   Returns:

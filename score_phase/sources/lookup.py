@@ -16,12 +16,12 @@ def get_phase_fn(name: str, **kwargs) -> phase_lib.PhaseFn:
 
   "sbdm" (kwargs of `load_sbdm_phase_fn`, e.g. workdir=...), "gan"
   (`load_gan_phase_fn`'s workdir=...), "ground_truth" / "oracle" (bound to
-  the records they phase: `record_sources`' records=..., and for the
+  the records they phase: `records`' records=..., and for the
   oracle split=..., dataset_seed=..., optionally params=... and
   redraw="acquisition" (oracle-B, default) | "hidden" (oracle-A) |
   "unrevealed" (oracle-A and each tissue's susceptibility and the noise's
   quadrature part)), or a
-  `phase_sources` baseline (its kwargs).
+  `baselines` source (its kwargs).
   """
   if name == "sbdm":
     return sbdm_loading.load_sbdm_phase_fn(**kwargs)

@@ -22,10 +22,20 @@ def test_birdcage_maps_are_normalised_and_distinct(num_coils):
     assert np.abs(np.angle(maps[0])).max() > 1.0  # complex, not real
 
 
-def test_rotation_changes_the_maps():
-  a = coils.birdcage_maps((16, 16), 4, rotation=0.0)
-  b = coils.birdcage_maps((16, 16), 4, rotation=0.3)
-  assert float(jnp.abs(a - b).max()) > 0.1
+def test_rotation_by_one_coil_step_relabels_the_coils():
+  # Coil c sits at angle 2 pi c / N + rotation: turning the array by one
+  # coil step puts coil c where coil c + 1 was, with the same map.
+  step = 2 * np.pi / 4
+  base = np.asarray(coils.birdcage_maps((16, 16), 4))
+  turned = np.asarray(coils.birdcage_maps((16, 16), 4, rotation=step))
+  np.testing.assert_allclose(turned, np.roll(base, -1, axis=0), atol=1e-5)
+  # Half a step is no relabelling: every coil's peak moves off the grid of
+  # peaks the unrotated array has.
+  half = np.asarray(coils.birdcage_maps((16, 16), 4, rotation=step / 2))
+  peaks = lambda maps: {
+      np.unravel_index(np.abs(m).argmax(), m.shape) for m in maps
+  }
+  assert not peaks(half) & peaks(base)
 
 
 def test_bad_coil_arguments():

@@ -359,6 +359,8 @@ def test_config_variants_build(variant):
   abstractly, no compile)."""
   config = recon_config.get_config(variant)
   _check_builds(config)
+  if variant.endswith(("_unet", "_varnet")):
+    assert config.model.name == variant.rsplit("_", 1)[1]
   if variant == "paper":
     assert (
         config.forward.num_coils,
@@ -398,3 +400,14 @@ def _check_builds(config):
   )
   assert out["masked_kspace"].shape == (2, num_coils, size, size)
   assert out["target"].shape == (2, size, size)
+  # The network maps the simulated input to an image of the target's shape.
+  model = state_lib.get_model(config)
+  pred = jax.eval_shape(
+      lambda params, kspace, mask: model.apply(
+          {"params": params}, kspace, mask
+      ),
+      state.params,
+      out["masked_kspace"],
+      out["mask"],
+  )
+  assert (pred.shape, pred.dtype) == (out["target"].shape, np.float32)

@@ -1,4 +1,4 @@
-"""Tests for score_phase.metrics on inputs with known answers."""
+"""Tests for score_phase.scoring.point_metrics on inputs with known answers."""
 
 import math
 

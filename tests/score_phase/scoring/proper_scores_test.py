@@ -1,4 +1,4 @@
-"""Tests for the proper scores in score_phase.metrics (energy score, CRPS,
+"""Tests for the proper scores in score_phase.scoring.proper_scores (energy score, CRPS,
 spread/skill, paired bootstrap) on distributions with known answers.
 
 The synthetic conditional: an image's "anatomy" fixes a smooth phase mu,

@@ -1,4 +1,4 @@
-"""Tests for the distribution matches in score_phase.metrics (spectrum,
+"""Tests for the distribution matches in score_phase.scoring.distributions (spectrum,
 neighbour-difference W1, tissue regions) and score_phase.scoring.sampler_scores's table."""
 
 import math
