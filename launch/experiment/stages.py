@@ -101,7 +101,7 @@ def phase_model_stage(config, workdir, arm, roles) -> str:
   return run_dir
 
 
-def _magnitudes(records: Sequence[dict]) -> np.ndarray:
+def normalized_magnitudes(records: Sequence[dict]) -> np.ndarray:
   return normalize.normalize_magnitude(
       np.stack([
           r["magnitude"] if "magnitude" in r else np.abs(r["image"])
@@ -179,7 +179,7 @@ def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
     def chunk(start):
       rows = list(range(start, min(start + batch, len(source))))
       inputs = source.__getitems__(rows)
-      magnitude = _magnitudes(inputs)
+      magnitude = normalized_magnitudes(inputs)
       phase_fn = factory(inputs)
       batch_key = jax.random.fold_in(rng, start)
       phases = np.moveaxis(
@@ -250,14 +250,14 @@ def recon_stage(config, workdir, arm, seed, roles, stores):
   )
 
 
-def _eval_config(config, arm, seed, acceleration, center_fraction):
+def eval_config(config, arm, seed, acceleration, center_fraction):
   rc = recon_config(config, arm, seed)
   rc.forward.accelerations = (float(acceleration),)
   rc.forward.center_fractions = (float(center_fraction),)
   return rc
 
 
-def _restore_params(rc, run_dir):
+def restore_params(rc, run_dir):
   _, state, _ = train_loop.restore(
       run_dir,
       recon_state.get_init_fn(rc),
@@ -289,8 +289,11 @@ def threshold_stage(config, workdir, roles) -> dict[str, float]:
   for acceleration, fraction in config.eval.accelerations:
     responses = []
     for seed in config.recon_seeds:
-      rc = _eval_config(config, arms_lib.GROUND_TRUTH, seed, acceleration, fraction)
-      params = _restore_params(rc, str(layout.recon_dir(workdir, arms_lib.GROUND_TRUTH, seed)))
+      rc = eval_config(
+          config, arms_lib.GROUND_TRUTH, seed, acceleration, fraction
+      )
+      run_dir = layout.recon_dir(workdir, arms_lib.GROUND_TRUTH, seed)
+      params = restore_params(rc, str(run_dir))
       outputs, _ = recon_evaluation.score(rc, params, roles["val"], None)
       responses.append(
           hallucination.region_responses(
@@ -311,8 +314,8 @@ def evaluation_stage(config, workdir, arm, seed, roles, thresholds):
     path = layout.eval_path(workdir, arm, seed, acceleration)
     if path.exists():
       continue
-    rc = _eval_config(config, arm, seed, acceleration, fraction)
-    params = _restore_params(rc, str(layout.recon_dir(workdir, arm, seed)))
+    rc = eval_config(config, arm, seed, acceleration, fraction)
+    params = restore_params(rc, str(layout.recon_dir(workdir, arm, seed)))
     outputs, _ = recon_evaluation.score(rc, params, roles["test"], None)
     _, per_volume = recon_evaluation.slice_and_volume_metrics(outputs)
     _, zero_filled = recon_evaluation.slice_and_volume_metrics(

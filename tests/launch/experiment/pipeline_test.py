@@ -79,8 +79,8 @@ def test_metrics_are_scored_on_the_test_records_ground_truth(finished):
   roles = stages.data_stage(config, workdir)
   arm, seed, (acceleration, fraction) = "zero", 1, config.eval.accelerations[0]
   saved = np.load(layout.eval_path(workdir, arm, seed, acceleration))
-  rc = stages._eval_config(config, arm, seed, acceleration, fraction)
-  params = stages._restore_params(
+  rc = stages.eval_config(config, arm, seed, acceleration, fraction)
+  params = stages.restore_params(
       rc, str(layout.recon_dir(workdir, arm, seed))
   )
   test = [roles["test"][i] for i in range(len(roles["test"]))]
@@ -191,5 +191,5 @@ def test_registry_path_trains_on_the_registry_and_scores_ground_truth(
   )
   np.testing.assert_allclose(
       store[0]["magnitude"],
-      stages._magnitudes([{"magnitude": first}])[0],
+      stages.normalized_magnitudes([{"magnitude": first}])[0],
   )
