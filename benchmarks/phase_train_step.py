@@ -87,7 +87,9 @@ def main(argv):
     state = train_loop.compiled_init(sbdm_state.get_init_fn(config), mesh)(
         jax.random.key(0)
     )
-    step_fn = train_loop.compiled_step(sbdm_trainer.get_train_step(config), mesh)
+    step_fn = train_loop.compiled_step(
+        sbdm_trainer.get_train_step(config), mesh
+    )
     batch_size = config.train.batch_size
     rng = np.random.default_rng(0)
     batch = {

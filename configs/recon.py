@@ -33,7 +33,6 @@ from ml_collections import config_dict
 
 from configs import base
 
-
 # Per variant, the fields it changes from the base config
 # (synthetic128_varnet).
 _VARIANTS = {

@@ -112,9 +112,7 @@ def parse_flags(argv: list[str]) -> list[str]:
   except (flags.Error, KeyError, AttributeError, TypeError, ValueError) as e:
     _user_error(
         _unknown_override(argv)
-        or f"{_one_line(e)}. Fix: name an existing configs/<file>.py[:variant]"
-        " and override only fields it defines, with values of their type"
-        " (--helpfull lists them)."
+        or f"{_one_line(e)}. Fix: name an existing configs/<file>.py[:variant] and override only fields it defines, with values of their type (--helpfull lists them)."
     )
 
 

@@ -219,12 +219,10 @@ def summarize(outputs: dict[str, np.ndarray], level: float) -> dict:
     per_slice, per_volume = slice_and_volume_metrics(outputs, recon_name)
     summary["model" if recon_name == "pred" else "zero_filled"] = {
         "slice": {
-            name: mean_and_ci(per_slice[name], level)
-            for name in METRICS
+            name: mean_and_ci(per_slice[name], level) for name in METRICS
         },
         "volume": {
-            name: mean_and_ci(per_volume[name], level)
-            for name in METRICS
+            name: mean_and_ci(per_volume[name], level) for name in METRICS
         },
     }
   return summary

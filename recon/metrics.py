@@ -17,7 +17,6 @@ filter on the pixels that count. Everything is float32 and jittable; the
 reference tests compare against scikit-image to 1e-4.
 """
 
-
 import jax
 import jax.numpy as jnp
 

@@ -12,5 +12,3 @@ def compute_dtype(name: str) -> jnp.dtype:
   """The dtype of a `model.compute_dtype` name."""
   config_errors.check_choice("model.compute_dtype", name, COMPUTE_DTYPES)
   return COMPUTE_DTYPES[name]
-
-

@@ -199,7 +199,8 @@ def evaluate(
     deltas = sampler_scores.deltas_for(phase.shape)
     for name, phases in samples.items():
       accumulator.add(
-          name, *sampler_scores.score_batch(phases, phase, magnitude, labels, deltas)
+          name,
+          *sampler_scores.score_batch(phases, phase, magnitude, labels, deltas),
       )
       if name == "sbdm" or name in evaluation.baselines:
         prefix = "" if name == "sbdm" else f"baseline/{name}/"

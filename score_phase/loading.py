@@ -155,5 +155,3 @@ def draw_phases(
       np.asarray(phase_fn(jax.random.fold_in(key, k), magnitude))
       for k in range(num_samples)
   ])
-
-

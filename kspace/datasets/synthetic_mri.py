@@ -140,8 +140,9 @@ class SyntheticMri(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
       "1.1.0": (
-          "phase wrapped by kspace.common.phase.wrap_phase (float32 arithmetic):"
-          " up to 1 ulp (2.4e-7 rad) from 1.0.0; all else identical."
+          "phase wrapped by kspace.common.phase.wrap_phase (float32"
+          " arithmetic): up to 1 ulp (2.4e-7 rad) from 1.0.0; all else"
+          " identical."
       ),
       "1.2.0": (
           "Slice orientation per anatomy (brain, body axial; knee coronal)"

@@ -22,7 +22,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   unknown = sorted(set(config.arms) - set(arms_lib.KNOWN_ARMS))
   if unknown:
     raise ExperimentError(
-        f"Unknown arms {unknown} in config.arms; known: {sorted(arms_lib.KNOWN_ARMS)}."
+        f"Unknown arms {unknown} in config.arms; known:"
+        f" {sorted(arms_lib.KNOWN_ARMS)}."
     )
   if len(config.arms) != len(set(config.arms)):
     raise ExperimentError(f"config.arms lists an arm twice: {config.arms}.")
@@ -97,5 +98,3 @@ def check_no_leak(config, arm, run_dir, run_config) -> None:
         f" anatomies (--config.data.seed={config.data.seed + 1}), or leave"
         f" --config.{arm}_workdir empty to train it on phase_train here."
     )
-
-

@@ -1,12 +1,12 @@
 """The experiment's run folder, in one place:
 
-  data_examples.png        the data figure (prepare_data)
-  phase/{sbdm,gan}/        the phase models trained here
-  presynthesis/<arm>_<h>/  an arm's pre-synthesized phases, h = the hash of
-                           what made them (`launch.experiment.stages.store_key`)
-  recon/<arm>/seed<s>/     one recon run; eval/test_R<R>.npz its test scores
-  val_thresholds.json      the hallucination threshold per acceleration
-  figures/, results.json, report.md (written last)
+data_examples.png        the data figure (prepare_data)
+phase/{sbdm,gan}/        the phase models trained here
+presynthesis/<arm>_<h>/  an arm's pre-synthesized phases, h = the hash of
+                         what made them (`launch.experiment.stages.store_key`)
+recon/<arm>/seed<s>/     one recon run; eval/test_R<R>.npz its test scores
+val_thresholds.json      the hallucination threshold per acceleration
+figures/, results.json, report.md (written last)
 """
 
 import hashlib
@@ -49,12 +49,8 @@ def r_key(acceleration) -> str:
 def eval_path(workdir, arm, seed, acceleration) -> epath.Path:
   """One recon run's test scores at one acceleration (npz)."""
   return (
-      recon_dir(workdir, arm, seed)
-      / "eval"
-      / f"test_{r_key(acceleration)}.npz"
+      recon_dir(workdir, arm, seed) / "eval" / f"test_{r_key(acceleration)}.npz"
   )
-
-
 
 
 def phase_model_dir(workdir, arm) -> epath.Path:

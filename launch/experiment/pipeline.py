@@ -112,5 +112,3 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
   )
   print(f"[experiment] done: {path}", flush=True)
   return path
-
-

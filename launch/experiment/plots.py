@@ -86,5 +86,3 @@ def save(fig: plt.Figure, path: epath.Path) -> None:
   with atomic.replacing(path) as tmp:
     fig.savefig(str(tmp), dpi=90)
   plt.close(fig)
-
-

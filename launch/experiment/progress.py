@@ -45,5 +45,3 @@ class Progress:
 
 def minutes(seconds: float) -> str:
   return f"{seconds / 60:.1f} min"
-
-

@@ -14,7 +14,9 @@ from recon import hallucination
 from runtime import atomic
 
 
-def write(config, workdir, stores, roles, thresholds, phase_models) -> epath.Path:
+def write(
+    config, workdir, stores, roles, thresholds, phase_models
+) -> epath.Path:
   """Writes figures, results.json, then report.md; returns its path.
 
   phase_models: {arm: {"run": directory, "step": checkpoint step}} of the

@@ -37,7 +37,6 @@ from score_phase.gan import trainer as gan_trainer
 from score_phase.sbdm import trainer as sbdm_trainer
 from score_phase.sources import lookup
 
-
 # ---------------------------------------------------------------- stages --
 
 
@@ -170,7 +169,9 @@ def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
   expected = {"phases": (config.num_phase_samples,) + shape}
   if not phase_store.exists(directory):
     factory = _phase_fn_factory(config, arm, phase_dirs, source.split)
-    rng = jax.random.fold_in(jax.random.key(config.seed), arms_lib.arm_index(arm))
+    rng = jax.random.fold_in(
+        jax.random.key(config.seed), arms_lib.arm_index(arm)
+    )
 
     batch = config.presynthesis_batch
     starts = range(0, len(source), batch)
@@ -238,7 +239,9 @@ def recon_config(config, arm: str, seed: int) -> ml_collections.ConfigDict:
 
 def recon_stage(config, workdir, arm, seed, roles, stores):
   rc = recon_config(config, arm, seed)
-  train_source = roles["recon_train"] if arm == arms_lib.GROUND_TRUTH else stores[arm]
+  train_source = (
+      roles["recon_train"] if arm == arms_lib.GROUND_TRUTH else stores[arm]
+  )
   recon_train.train_and_evaluate(
       rc,
       str(layout.recon_dir(workdir, arm, seed)),
@@ -346,5 +349,3 @@ def evaluation_stage(config, workdir, arm, seed, roles, thresholds):
 
 
 # ------------------------------------------------------------- pipeline --
-
-

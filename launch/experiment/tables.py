@@ -79,9 +79,9 @@ def recon_results(config, evaluations) -> dict:
     results[r_key] = {"arms": {}, "paired": {}}
     for arm, tables in arms.items():
       results[r_key]["arms"][arm] = {
-          name: stats.two_way_bootstrap(
-              tables[name], level, resamples
-          ).as_dict()
+          name: (
+              stats.two_way_bootstrap(tables[name], level, resamples).as_dict()
+          )
           for name in list(RECON_METRICS) + [
               "hallucinations_near",
               "hallucinations_elsewhere",
@@ -94,9 +94,11 @@ def recon_results(config, evaluations) -> dict:
         continue
       results[r_key]["paired"][f"vs_{reference}"] = {
           arm: {
-              name: stats.two_way_bootstrap(
-                  arms[arm][name] - arms[reference][name], level, resamples
-              ).as_dict()
+              name: (
+                  stats.two_way_bootstrap(
+                      arms[arm][name] - arms[reference][name], level, resamples
+                  ).as_dict()
+              )
               for name in RECON_METRICS
           }
           for arm in arms
@@ -251,7 +253,8 @@ def _evidence(config, results, quality, role_sizes, phase_models) -> list[str]:
       f" [{paired['oracle']['psnr']['ci_low']:+.2f},"
       f" {paired['oracle']['psnr']['ci_high']:+.2f}]"
       for r_key, result in results.items()
-      if "oracle" in (paired := result["paired"].get(f"vs_{arms_lib.SMOOTH}", {}))
+      if "oracle"
+      in (paired := result["paired"].get(f"vs_{arms_lib.SMOOTH}", {}))
   )
   sbdm = phase_models.get("sbdm", {})
   if config.sbdm_workdir:
@@ -265,17 +268,14 @@ def _evidence(config, results, quality, role_sizes, phase_models) -> list[str]:
         f" {role_sizes.get('phase_train')} phase_train images"
     )
   lines.append(
-      f"- SBDM {verdict} {arms_lib.SMOOTH} (a paired PSNR interval above 0 at every"
-      " acceleration). Evidence: the phase energy score of each source"
+      f"- SBDM {verdict} {arms_lib.SMOOTH} (a paired PSNR interval above 0 at"
+      " every acceleration). Evidence: the phase energy score of each source"
       f" against the true phase (lower is better): {scores}; the SBDM's"
       f" spread/skill {quality['sbdm']['spread_skill_total']['mean']:.2f} (the"
-      f" oracle's {oracle_ratio:.2f}; < 1 is over-confident). A perfect"
-      f" sampler (oracle) vs {arms_lib.SMOOTH}: {oracle_gain or 'not run'}: what the"
+      f" oracle's {oracle_ratio:.2f}; < 1 is over-confident). A perfect sampler"
+      f" (oracle) vs {arms_lib.SMOOTH}: {oracle_gain or 'not run'}: what the"
       " most realistic phase can gain at this size and budget. The SBDM"
-      f" {trained}; each recon net"
-      f" {config.recon.train.num_steps} steps on"
+      f" {trained}; each recon net {config.recon.train.num_steps} steps on"
       f" {role_sizes.get('recon_train')} recon_train images."
   )
   return lines
-
-

@@ -38,5 +38,3 @@ def load_gan_phase_fn(workdir: str) -> phase_lib.PhaseFn:
       config.data.image_size,
       mesh,
   )
-
-

@@ -95,5 +95,3 @@ def load_sbdm_phase_fn(
   params = state.ema_params if use_ema else state.params
   sample_phase, _ = get_phase_sampler(config, mesh)
   return loading.as_phase_fn(sample_phase, params, config.data.image_size, mesh)
-
-

@@ -161,5 +161,3 @@ def get_loss_fn(
     return jnp.mean(jnp.sum(error, axis=-1) * weights)
 
   return loss_fn
-
-

@@ -175,5 +175,3 @@ def restore_state(config: ml_collections.ConfigDict, workdir, mesh):
       workdir, get_init_fn(config), compatibility(config), mesh, TRAIN_MODE
   )
   return step, state
-
-

@@ -89,7 +89,9 @@ def difference_histograms(
     size = phase.shape[axis]
     first = lambda x: jax.lax.slice_in_dim(x, 0, size - 1, axis=axis)
     second = lambda x: jax.lax.slice_in_dim(x, 1, size, axis=axis)
-    difference = jnp.abs(point_metrics.circular_difference(second(phase), first(phase)))
+    difference = jnp.abs(
+        point_metrics.circular_difference(second(phase), first(phase))
+    )
     weight = second(magnitude) * first(magnitude)
     boundary = second(labels) != first(labels)
     interior = ~boundary & (first(labels) != phantom.BACKGROUND)
@@ -167,5 +169,3 @@ def tissue_regions(labels: jax.Array, distance: int = 2) -> jax.Array:
       3,
   )
   return jnp.where(labels == phantom.BACKGROUND, -1, region).astype(jnp.int32)
-
-

@@ -31,7 +31,6 @@
   calibration / coil estimation use).
 """
 
-
 import jax
 import jax.numpy as jnp
 
@@ -220,5 +219,3 @@ def phase_metrics(
           lambda p, t, m: kspace_nmse(p, t, m, center_fraction), aligned
       ),
   }
-
-

@@ -199,7 +199,9 @@ def remove_mean_phase(phase: jax.Array, magnitude: jax.Array) -> jax.Array:
     (..., B, H, W) in (-pi, pi], magnitude-weighted circular mean 0.
   """
   resultant = jnp.sum(magnitude * jnp.exp(1j * phase), axis=(-2, -1))
-  return point_metrics.circular_difference(phase, jnp.angle(resultant)[..., None, None])
+  return point_metrics.circular_difference(
+      phase, jnp.angle(resultant)[..., None, None]
+  )
 
 
 def circular_crps_map(
@@ -230,7 +232,9 @@ def circular_crps(
     samples: jax.Array, truth: jax.Array, magnitude: jax.Array
 ) -> jax.Array:
   """Magnitude-weighted mean of `circular_crps_map` per image, (B,)."""
-  return point_metrics.weighted_mean(circular_crps_map(samples, truth, magnitude), magnitude)
+  return point_metrics.weighted_mean(
+      circular_crps_map(samples, truth, magnitude), magnitude
+  )
 
 
 def region_means(
@@ -258,5 +262,3 @@ def region_means(
   occupied = total > 0
   # Divide by 1 where empty: no 0 / 0 in the branch `where` discards.
   return jnp.where(occupied, weighted / jnp.where(occupied, total, 1), jnp.nan)
-
-

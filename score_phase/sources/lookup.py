@@ -1,7 +1,7 @@
 """Every phase source by name, as one `PhaseFn(key, magnitude) -> phase`.
 
-  phase_fn = lookup.get_phase_fn("sbdm", workdir="runs/phase64")
-  phase = phase_fn(jax.random.key(0), magnitude)  # (B,H,W) in (-pi, pi]
+phase_fn = lookup.get_phase_fn("sbdm", workdir="runs/phase64")
+phase = phase_fn(jax.random.key(0), magnitude)  # (B,H,W) in (-pi, pi]
 """
 
 import functools
@@ -13,7 +13,6 @@ from score_phase.gan import loading as gan_loading
 from score_phase.sbdm import loading as sbdm_loading
 from score_phase.sources import baselines
 from score_phase.sources import records as record_sources
-
 
 # name -> factory(**kwargs) -> PhaseFn, for every source: the trained
 # models (loaded from their run), the record-bound ones and the baselines.

@@ -195,9 +195,7 @@ def test_an_eval_batch_that_does_not_split_fails_before_training(tmp_path):
 
 
 @pytest.mark.parametrize("block", ["sbdm", "gan", "recon"])
-def test_a_sub_config_data_override_names_the_experiment_field(
-    block, tmp_path
-):
+def test_a_sub_config_data_override_names_the_experiment_field(block, tmp_path):
   # The experiment gives every sub-config its own data block: an override
   # of the sub-config's copy would be silently ignored, so it is refused.
   result = _main(

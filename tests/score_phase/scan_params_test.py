@@ -132,7 +132,9 @@ def test_network_uses_known_fields_and_a_null_for_the_rest():
   # A network without scan conditioning ignores them.
   plain = phase_sbdm.get_config("tiny")
   plain_fn = jax.jit(networks.get_model_score_fn(sde, plain.model))
-  plain_params = jax.jit(sbdm_state.get_init_fn(plain))(jax.random.key(0)).params
+  plain_params = jax.jit(sbdm_state.get_init_fn(plain))(
+      jax.random.key(0)
+  ).params
   np.testing.assert_array_equal(
       plain_fn(plain_params, x, t, magnitude, scan=scan),
       plain_fn(plain_params, x, t, magnitude, scan=scan_params.absent(2)),

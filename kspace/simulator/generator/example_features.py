@@ -1,12 +1,12 @@
 """Stage 7 and its extras: the features an example stores.
 
-  7. `to_record`: magnitude, and phase = angle(image) wrapped to (-pi, pi]
-     (atan2 semantics, `kspace.common.phase.wrap_phase`), and the scan
-     parameters a DICOM header would hold;
-  * `coil_maps`: randomly rotated birdcage coil maps (the coil stream, so
-    adding them leaves magnitude and phase unchanged);
-  * `components`: the phase components behind an example, for analysis and
-    tests.
+7. `to_record`: magnitude, and phase = angle(image) wrapped to (-pi, pi]
+   (atan2 semantics, `kspace.common.phase.wrap_phase`), and the scan
+   parameters a DICOM header would hold;
+* `coil_maps`: randomly rotated birdcage coil maps (the coil stream, so
+  adding them leaves magnitude and phase unchanged);
+* `components`: the phase components behind an example, for analysis and
+  tests.
 """
 
 import numpy as np

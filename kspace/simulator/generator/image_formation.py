@@ -1,18 +1,18 @@
 """Stages 4-6: the complex image one scan of the subject forms.
 
-  4. `off_resonance`: the field map (2-D dipole kernel, `physics`) and fat's
-     chemical-shift phase theta_fat = 2 pi (-3.4 ppm) f0 t over the accrual
-     time t (`OffResonance`);
-  5. `ideal_image`: in tissue, carrier = signal * exp(i (background + field
-     phase)); water (1 - f) * carrier stays in place, fat f * exp(i
-     theta_fat) * carrier is displaced along x by the fat shift (a Fourier
-     shift, so it may land in air, as the chemical-shift artifact does);
-  6. `acquire`: slight blur (finite resolution / partial volume), complex
-     Gaussian noise, scaled to max magnitude 1. Background pixels carry only
-     noise, so their phase is uniform on the circle. The noise is drawn in
-     the frame of the blurred image's phase (circularly symmetric, so its
-     distribution is unchanged), which makes the magnitude independent of a
-     change of phase that blur and fat shift do not mix.
+4. `off_resonance`: the field map (2-D dipole kernel, `physics`) and fat's
+   chemical-shift phase theta_fat = 2 pi (-3.4 ppm) f0 t over the accrual
+   time t (`OffResonance`);
+5. `ideal_image`: in tissue, carrier = signal * exp(i (background + field
+   phase)); water (1 - f) * carrier stays in place, fat f * exp(i
+   theta_fat) * carrier is displaced along x by the fat shift (a Fourier
+   shift, so it may land in air, as the chemical-shift artifact does);
+6. `acquire`: slight blur (finite resolution / partial volume), complex
+   Gaussian noise, scaled to max magnitude 1. Background pixels carry only
+   noise, so their phase is uniform on the circle. The noise is drawn in
+   the frame of the blurred image's phase (circularly symmetric, so its
+   distribution is unchanged), which makes the magnitude independent of a
+   change of phase that blur and fat shift do not mix.
 """
 
 from typing import NamedTuple

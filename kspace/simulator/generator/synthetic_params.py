@@ -13,6 +13,7 @@ import numpy as np
 
 from kspace.simulator import physics
 from kspace.simulator.phantom import cross_sections
+
 # Aliased: SyntheticParams has a field named `tissues`.
 from kspace.simulator.phantom import tissues as tissue_classes
 
@@ -109,9 +110,8 @@ class SyntheticParams:
     orientations = tuple(sorted(dict(self.slice_orientations).items()))
     object.__setattr__(self, "slice_orientations", orientations)
     table = dict(orientations)
-    if (
-        set(table) - set(cross_sections.ANATOMIES)
-        or set(self.anatomies) - set(table)
+    if set(table) - set(cross_sections.ANATOMIES) or set(self.anatomies) - set(
+        table
     ):
       raise ValueError(
           "slice_orientations must map every anatomy drawn"

@@ -80,9 +80,7 @@ def test_metrics_are_scored_on_the_test_records_ground_truth(finished):
   arm, seed, (acceleration, fraction) = "zero", 1, config.eval.accelerations[0]
   saved = np.load(layout.eval_path(workdir, arm, seed, acceleration))
   rc = stages.eval_config(config, arm, seed, acceleration, fraction)
-  params = stages.restore_params(
-      rc, str(layout.recon_dir(workdir, arm, seed))
-  )
+  params = stages.restore_params(rc, str(layout.recon_dir(workdir, arm, seed)))
   test = [roles["test"][i] for i in range(len(roles["test"]))]
   outputs, _ = recon_evaluation.score(rc, params, test, None)
   np.testing.assert_allclose(

@@ -132,7 +132,9 @@ def test_roles_are_disjoint_volume_ranges():
         "volume_id",
     )
   with pytest.raises(ValueError, match="Unknown data roles"):
-    roles_lib.assign(splits.__getitem__, {"trian": ("train", 0, 1)}, "volume_id")
+    roles_lib.assign(
+        splits.__getitem__, {"trian": ("train", 0, 1)}, "volume_id"
+    )
   with pytest.raises(ValueError, match="no volume"):
     roles_lib.assign(splits.__getitem__, {"val": ("validation", 0, 0.3)}, "v")
 

@@ -42,7 +42,9 @@ def pieces():
   state = train_loop.compiled_init(sbdm_state.get_init_fn(CONFIG), mesh)(
       jax.random.key(0)
   )
-  train_step = train_loop.compiled_step(sbdm_trainer.get_train_step(CONFIG), mesh)
+  train_step = train_loop.compiled_step(
+      sbdm_trainer.get_train_step(CONFIG), mesh
+  )
   sde = sde_lib.get_sde(CONFIG.sde)
   loss_fn = objective.get_loss_fn(
       sde,
@@ -231,7 +233,9 @@ def test_edm_crop_training_learns_and_samples_full_images():
   state = train_loop.compiled_init(sbdm_state.get_init_fn(config), mesh)(
       jax.random.key(0)
   )
-  train_step = train_loop.compiled_step(sbdm_trainer.get_train_step(config), mesh)
+  train_step = train_loop.compiled_step(
+      sbdm_trainer.get_train_step(config), mesh
+  )
   batch = _batch()
   sde = sde_lib.get_sde(config.sde)
   loss_fn = jax.jit(

@@ -59,7 +59,9 @@ def test_constant_offset_is_removed_by_alignment_only():
   np.testing.assert_allclose(result["gradient_error"], 0, atol=1e-4)
   # Wrapping: an offset of 2 pi - 0.5 is an error of 0.5.
   np.testing.assert_allclose(
-      point_metrics.circular_error(target + 2 * math.pi - 0.5, target, magnitude),
+      point_metrics.circular_error(
+          target + 2 * math.pi - 0.5, target, magnitude
+      ),
       0.5,
       rtol=1e-4,
   )

@@ -39,9 +39,15 @@ def _scores(samples, truth, magnitude):
 
 
 def test_spread_skill_is_one_only_for_the_calibrated_sampler():
-  calibrated, truth, magnitude, _ = phase_problems.problem(0, 16, 8, phase_problems.SPREAD)
+  calibrated, truth, magnitude, _ = phase_problems.problem(
+      0, 16, 8, phase_problems.SPREAD
+  )
   scores = {
-      name: _scores(phase_problems.problem(0, 16, 8, factor * phase_problems.SPREAD)[0], truth, magnitude)
+      name: _scores(
+          phase_problems.problem(0, 16, 8, factor * phase_problems.SPREAD)[0],
+          truth,
+          magnitude,
+      )
       for name, factor in [("narrow", 0.5), ("calibrated", 1.0), ("wide", 2.0)]
   }
   mean = {
@@ -66,7 +72,9 @@ def test_spread_skill_is_one_only_for_the_calibrated_sampler():
 
 
 def test_point_guess_has_no_spread_and_loses_the_proper_scores():
-  calibrated, truth, magnitude, mu = phase_problems.problem(1, 16, 8, phase_problems.SPREAD)
+  calibrated, truth, magnitude, mu = phase_problems.problem(
+      1, 16, 8, phase_problems.SPREAD
+  )
   point = jnp.broadcast_to(mu, calibrated.shape)  # the conditional mean
   point_scores = _scores(point, truth, magnitude)
   calibrated_scores = _scores(calibrated, truth, magnitude)
@@ -83,14 +91,18 @@ def test_point_guess_has_no_spread_and_loses_the_proper_scores():
   assert interval.high < 0, interval
   # ... while the point guess wins the single-sample error, the improper
   # bar (docs/design.md: 2 sum m^2 (1 - R) against 2 sum m^2 (1 - R^2)).
-  per_sample_nmse = jax.jit(jax.vmap(point_metrics.kspace_nmse, (0, None, None)))
+  per_sample_nmse = jax.jit(
+      jax.vmap(point_metrics.kspace_nmse, (0, None, None))
+  )
   assert float(jnp.mean(per_sample_nmse(point, truth, magnitude))) < float(
       jnp.mean(per_sample_nmse(calibrated, truth, magnitude))
   )
 
 
 def test_scores_ignore_global_phase_of_each_map():
-  samples, truth, magnitude, _ = phase_problems.problem(2, 16, 8, phase_problems.SPREAD)
+  samples, truth, magnitude, _ = phase_problems.problem(
+      2, 16, 8, phase_problems.SPREAD
+  )
   keys = jax.random.split(jax.random.key(3))
   sample_offsets = jax.random.uniform(keys[0], (8, 16, 1, 1), maxval=20.0)
   truth_offsets = jax.random.uniform(keys[1], (16, 1, 1), maxval=20.0)
@@ -140,7 +152,9 @@ def test_crps_of_two_samples_matches_hand_computation():
 
 def test_fair_energy_score_does_not_depend_on_sample_count():
   # Samples and truth from one distribution; K = 2 from 4 disjoint pairs.
-  samples, truth, magnitude, _ = phase_problems.problem(4, 16, 8, phase_problems.SPREAD)
+  samples, truth, magnitude, _ = phase_problems.problem(
+      4, 16, 8, phase_problems.SPREAD
+  )
   eight = _scores(samples, truth, magnitude)
   two = [_scores(samples[k : k + 2], truth, magnitude) for k in range(0, 8, 2)]
   for delta in (1, 4, 16):
@@ -157,11 +171,17 @@ def test_fair_energy_score_does_not_depend_on_sample_count():
 
 
 def test_region_means_split_crps_by_label():
-  samples, truth, magnitude, _ = phase_problems.problem(5, 16, 8, phase_problems.SPREAD)
+  samples, truth, magnitude, _ = phase_problems.problem(
+      5, 16, 8, phase_problems.SPREAD
+  )
   scores = _scores(samples, truth, magnitude)
   crps_map = scores["crps_map"]
   half = phase_problems.SIZE // 2
-  labels = jnp.zeros((16, phase_problems.SIZE, phase_problems.SIZE), jnp.int32).at[:, :, half:].set(1)
+  labels = (
+      jnp.zeros((16, phase_problems.SIZE, phase_problems.SIZE), jnp.int32)
+      .at[:, :, half:]
+      .set(1)
+  )
   labels = labels.at[1, :, half:].set(3)  # outside [0, 3): no region
   by_region = proper_scores.region_means(crps_map, magnitude, labels, 3)
   assert by_region.shape == (16, 3)
@@ -183,7 +203,9 @@ def test_region_means_split_crps_by_label():
 
 
 def test_scores_reject_one_sample_and_too_long_offsets():
-  samples, truth, magnitude, _ = phase_problems.problem(6, 16, 8, phase_problems.SPREAD)
+  samples, truth, magnitude, _ = phase_problems.problem(
+      6, 16, 8, phase_problems.SPREAD
+  )
   with pytest.raises(ValueError, match="Offset 32"):
     proper_scores.energy_scores(samples, truth, magnitude, deltas=(32,))
   samples = samples[:1]

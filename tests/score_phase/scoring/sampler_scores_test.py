@@ -1,5 +1,6 @@
 """Tests for the distribution matches in score_phase.scoring.distributions (spectrum,
-neighbour-difference W1, tissue regions) and score_phase.scoring.sampler_scores's table."""
+neighbour-difference W1, tissue regions) and score_phase.scoring.sampler_scores's table.
+"""
 
 import math
 
@@ -23,7 +24,9 @@ def _ramp(slope_y, slope_x, size=SIZE):
 
 def test_radial_spectrum_ignores_a_constant_and_sees_a_ramp():
   magnitude = jnp.ones((1, SIZE, SIZE))
-  zero = distributions.radial_log_spectrum(jnp.zeros((1, SIZE, SIZE)), magnitude)
+  zero = distributions.radial_log_spectrum(
+      jnp.zeros((1, SIZE, SIZE)), magnitude
+  )
   offset = distributions.radial_log_spectrum(
       jnp.full((1, SIZE, SIZE), 1.3), magnitude
   )
@@ -33,7 +36,10 @@ def test_radial_spectrum_ignores_a_constant_and_sees_a_ramp():
   # moves all its power to |k| = 4.
   assert int(jnp.argmax(zero[0])) == 0
   ramp = jnp.asarray(_ramp(0.0, 2 * math.pi * 4 / SIZE))[None]
-  assert int(jnp.argmax(distributions.radial_log_spectrum(ramp, magnitude)[0])) == 4
+  assert (
+      int(jnp.argmax(distributions.radial_log_spectrum(ramp, magnitude)[0]))
+      == 4
+  )
 
 
 def test_spectral_distance_is_zero_for_the_truth_and_grows_with_noise():
@@ -113,8 +119,7 @@ def test_summary_tells_the_calibrated_sampler_from_a_point_guess():
       "point": jnp.broadcast_to(mu, samples.shape),
       "also_sampler": (
           mu
-          + problems.SPREAD
-          * problems.smooth_fields(jax.random.key(5), (8, 24))
+          + problems.SPREAD * problems.smooth_fields(jax.random.key(5), (8, 24))
       ),
   }
   for name, phases in sources.items():

@@ -44,9 +44,7 @@ def test_monochrome1_is_inverted(tmp_path):
         ({"ImageType": "ORIGINAL\\PRIMARY\\P"}, "not_magnitude"),
     ],
 )
-def test_header_check_refuses_what_is_not_a_magnitude_mr_image(
-    header, reason
-):
+def test_header_check_refuses_what_is_not_a_magnitude_mr_image(header, reason):
   dataset = dicom_files.mr_dataset((4, 4))
   dicom.check_dicom_header(dataset, "ok.dcm")
   for keyword, value in header.items():

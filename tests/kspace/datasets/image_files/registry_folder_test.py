@@ -33,9 +33,7 @@ def test_hash_splits_are_deterministic_and_cover_every_volume(tmp_path):
   splits = registry_folder.assign_splits(str(tmp_path), names, 0.2, 0.1)
   assert sorted(sum(splits.values(), [])) == sorted(names)
   assert [len(splits[s]) for s in ("validation", "test", "train")] == [2, 1, 7]
-  shuffled = registry_folder.assign_splits(
-      str(tmp_path), names[::-1], 0.2, 0.1
-  )
+  shuffled = registry_folder.assign_splits(str(tmp_path), names[::-1], 0.2, 0.1)
   assert shuffled == splits
 
 

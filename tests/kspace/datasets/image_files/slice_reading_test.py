@@ -23,11 +23,14 @@ def test_undershoot_is_clipped_and_counted(tmp_path):
   dicom_files.write_nifti(tmp_path / "resampled.nii", image)
   slices, clipped = slice_reading.read_slices(str(tmp_path / "resampled.nii"))
   assert clipped == 2 and slices.min() == 0 and slices.shape == (1, 8, 8)
-  assert _reason(
-      lambda: slice_reading.read_slices(
-          str(tmp_path / "resampled.nii"), max_negative_fraction=0.0
+  assert (
+      _reason(
+          lambda: slice_reading.read_slices(
+              str(tmp_path / "resampled.nii"), max_negative_fraction=0.0
+          )
       )
-  ) == "negative"
+      == "negative"
+  )
 
 
 def test_empty_unsupported_and_non_finite_files_are_refused(tmp_path):
@@ -51,6 +54,7 @@ def test_inspect_file_reads_headers_only(tmp_path):
   assert slice_reading.inspect_file(str(tmp_path / "b.nii")) == (6, 4, 3)
   assert slice_reading.inspect_file(str(tmp_path / "c.png")) is None
   (tmp_path / "d.dcm").write_bytes(b"\0" * 200 + b"junk")
-  assert _reason(
-      lambda: slice_reading.inspect_file(str(tmp_path / "d.dcm"))
-  ) == "unreadable"
+  assert (
+      _reason(lambda: slice_reading.inspect_file(str(tmp_path / "d.dcm")))
+      == "unreadable"
+  )

@@ -82,9 +82,9 @@ def test_oracle_a_rescan_keeps_the_scan_and_the_magnitude(anatomy):
         rescan["background_phase"], original["background_phase"]
     )
     tissue = (original["labels"] > 0) & (original["magnitude"] > 0.2)
-    change = example_analysis.circular_diff(
-        rescan["phase"], original["phase"]
-    )[tissue]
+    change = example_analysis.circular_diff(rescan["phase"], original["phase"])[
+        tissue
+    ]
     assert np.median(np.abs(change)) > 0.1
     # The magnitude is the original's up to the partial-volume mixing of the
     # new phase by blur and fat shift. Measured on 180 rescans at 32 x 32:
