@@ -33,7 +33,9 @@ from runtime import parallel
 from runtime import train_loop
 from score_phase import loading
 from score_phase import scan_params
+from score_phase.gan import model as gan_model
 from score_phase.gan import trainer as gan_trainer
+from score_phase.sbdm import state as sbdm_state
 from score_phase.sbdm import trainer as sbdm_trainer
 from score_phase.sources import lookup
 
@@ -81,7 +83,7 @@ def phase_model_stage(config, workdir, arm, roles) -> str:
   """Trains (or resumes, or finds) the learned arm's phase model."""
   named = config[f"{arm}_workdir"]
   if named:
-    mode = "train_phase" if arm == "sbdm" else "train_gan"
+    mode = sbdm_state.TRAIN_MODE if arm == "sbdm" else gan_model.TRAIN_MODE
     if layout.checkpoint_step(named) is None:
       raise checks.ExperimentError(
           f"{arm}_workdir={named!r} has no checkpoint; train it first"
