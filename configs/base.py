@@ -48,13 +48,22 @@ def from_file(spec: str) -> ml_collections.ConfigDict:
   return module.get_config(arg or None)
 
 
-def _has_field(config: ml_collections.ConfigDict, parts: list[str]) -> bool:
+def _walk(
+    config: ml_collections.ConfigDict, parts: list[str]
+) -> tuple[object, int]:
+  """(node, depth): the node the first `depth` of `parts` lead to, where
+  the path stops (depth == len(parts) when `config` has the whole path;
+  otherwise the node is a value, or a block without parts[depth])."""
   node = config
-  for part in parts:
+  for depth, part in enumerate(parts):
     if not isinstance(node, ml_collections.ConfigDict) or part not in node:
-      return False
+      return node, depth
     node = node[part]
-  return True
+  return node, len(parts)
+
+
+def _has_field(config: ml_collections.ConfigDict, parts: list[str]) -> bool:
+  return _walk(config, parts)[1] == len(parts)
 
 
 def unknown_override(
@@ -100,23 +109,21 @@ def override(
   """
   for path, value in fields.items():
     parts = path.split(".")
-    node = config
-    for depth, part in enumerate(parts):
+    node, depth = _walk(config, parts)
+    if depth < len(parts):
       if not isinstance(node, ml_collections.ConfigDict):
         raise ValueError(
             f"{where}: unknown config field {path!r}"
             f" ({'.'.join(parts[:depth])} is a value, not a block)."
         )
-      if part not in node:
-        block = ".".join(parts[:depth]) or "the config"
-        raise ValueError(
-            f"{where}: unknown config field {path!r} ({block} has no"
-            f" {part!r}; its fields: {', '.join(sorted(node.keys()))})."
-        )
-      if depth < len(parts) - 1:
-        node = node[part]
+      block = ".".join(parts[:depth]) or "the config"
+      raise ValueError(
+          f"{where}: unknown config field {path!r} ({block} has no"
+          f" {parts[depth]!r}; its fields: {', '.join(sorted(node.keys()))})."
+      )
+    parent, _ = _walk(config, parts[:-1])
     try:
-      node[parts[-1]] = value
+      parent[parts[-1]] = value
     except TypeError as e:
       raise ValueError(f"{where}: bad value for {path!r}: {e}") from e
   return config

@@ -12,8 +12,6 @@ GROUND_TRUTH = recon_train.GROUND_TRUTH
 SMOOTH = "smooth_polynomial"
 # Arms whose phase model the experiment trains (or is named) first.
 LEARNED = experiment_config.arms_of_kind("learned")
-# Arms that phase a record from the record itself (its rescan, its truth).
-RECORD_BOUND = experiment_config.arms_of_kind("record")
 # Arms that are a `score_phase.sources.baselines` source of the same name.
 BASELINES = experiment_config.arms_of_kind("baseline")
 

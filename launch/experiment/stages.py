@@ -103,6 +103,8 @@ def phase_model_stage(config, workdir, arm, roles) -> str:
 
 
 def normalized_magnitudes(records: Sequence[dict]) -> np.ndarray:
+  """(B, H, W) magnitudes of records (or of their complex `image`), each
+  normalised as every phase source and recon net sees them."""
   return normalize.normalize_magnitude(
       np.stack([
           r["magnitude"] if "magnitude" in r else np.abs(r["image"])
@@ -256,6 +258,7 @@ def recon_stage(config, workdir, arm, seed, roles, stores):
 
 
 def eval_config(config, arm, seed, acceleration, center_fraction):
+  """The recon config of one arm and seed at one test acceleration."""
   rc = recon_config(config, arm, seed)
   rc.forward.accelerations = (float(acceleration),)
   rc.forward.center_fractions = (float(center_fraction),)
@@ -263,6 +266,7 @@ def eval_config(config, arm, seed, acceleration, center_fraction):
 
 
 def restore_params(rc, run_dir):
+  """The parameters of the newest checkpoint of a recon run."""
   _, state, _ = train_loop.restore(
       run_dir,
       recon_state.get_init_fn(rc),
