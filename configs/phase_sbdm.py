@@ -10,13 +10,13 @@ Train, then sample the validation split and write metrics + figures:
 Variants (`:variant`, or `:variant=cpu32,steps=2000`):
   tiny          16x16, nf 8, tests / smoke runs (seconds on a CPU).
   cpu32         32x32, nf 32, the CPU quality run (~25 min on 2 cores).
-  cpu64         64x64 on this 2-core CPU in about 2 hours: EDM
-                preconditioning and noise levels, trained on random 32x32
-                crops of 10k generated images (fully convolutional; sampled
-                on whole 64x64 images), nf 24 over 4 levels, batch 16
-                (benchmarks/phase_train_step.py sized it), conditioned on
-                the scan parameters where known (null-conditioned for a
-                magnitude-only registry).
+  cpu64         64x64 on this 2-core CPU over two or three sittings: EDM
+                preconditioning, noise levels and weighting, trained on
+                whole 64x64 images of 10k generated ones, nf 24 over 4
+                levels, batch 16, 20 000 steps, conditioned on the scan
+                parameters where known (null-conditioned for a
+                magnitude-only registry) by scale and shift after each
+                block's norm.
   synthetic128  128x128 synthetic set on one GPU (the base config).
   fastmri320    fastMRI knee 320x320 crop, GPU nodes / TPU pod slices.
   paper         the paper's recipe (VE, NCSN++ nf 128, PC 1000 steps x
@@ -77,20 +77,34 @@ _VARIANTS = {
         "optim.warmup_steps": 200,
         "eval.num_examples": 64,
     },
+    # The issue-25 recipe (docs/history.md has the runs before it: 32x32
+    # crops, sigma_max 128, additive conditioning, the nominal spin-echo TE
+    # as the scan scale):
     "cpu64": {
         "data.image_size": 64,
         "data.num_train": 10_000,
-        "sde.sigma_max": 128.0,
+        # EDM's: about the spread of phasor images given their magnitude.
+        "sde.sigma_max": 80.0,
         "model.nf": 24,
         "model.num_res_blocks": 1,
         "model.attn_resolutions": (),
         "model.preconditioning": "edm",
         "model.scan_conditioning": True,
+        # The scan and noise embedding scale and shift each block's norm:
+        # added as a bias, a 13 000-step model used the header for 2.5%.
+        "model.scale_shift_norm": True,
+        # ln sigma / 4 into scale-16 features, as EDM's c_noise.
+        "model.fourier_scale": 4.0,
         "loss.weighting": "edm",
         "loss.noise_sampling": "lognormal",
-        "loss.crop_size": 32,
+        # Whole images, as sampled: a 32x32 crop gives the GroupNorms and
+        # the middle attention another context than the 64x64 samples see.
+        "loss.crop_size": 0,
+        # Fields hidden alone and all together; all present in 55%.
+        "loss.scan_field_dropout": 0.1,
+        "loss.scan_all_dropout": 0.25,
         "train.batch_size": 16,
-        "train.num_steps": 13_000,
+        "train.num_steps": 20_000,
         "optim.lr": 5e-4,
         "optim.warmup_steps": 500,
         "eval.num_examples": 96,
@@ -221,6 +235,9 @@ def _base_config() -> ml_collections.ConfigDict:
   # Condition on the records' scan parameters where known (B0 and TE, B0
   # direction, sequence family; score_phase/scan_params.py), each optional.
   model.scan_conditioning = False
+  # Blocks take the noise (and scan) embedding as a scale and shift after
+  # their second norm (ADM / EDM) instead of as an added bias.
+  model.scale_shift_norm = False
   # Large hardware: "bfloat16" runs the blocks in bf16 with float32
   # parameters (mixed precision); `remat` recomputes block activations in
   # the backward pass. Neither changes the parameters: a checkpoint

@@ -22,6 +22,7 @@ from runtime import parallel
 from score_phase import input_pipeline
 from score_phase import loading
 from score_phase import scan_params
+from score_phase.sbdm import diagnostics
 from score_phase.sbdm import loading as sbdm_loading
 from score_phase.sbdm import state as sbdm_state
 from score_phase.scoring import distributions
@@ -150,6 +151,7 @@ def evaluate(
   }
   accumulator = sampler_scores.Accumulator()
   totals, count, first = {}, 0, None
+  header_batches = []
   rng = jax.random.key(config.seed)
   for index, records in enumerate(
       input_pipeline.eval_records(
@@ -186,7 +188,12 @@ def evaluate(
       )
     if config.model.scan_conditioning:
       # The same noise, now told the records' scan parameters.
-      samples["sbdm_scan"] = sample_sbdm(scan_params.encode_records(records))
+      scan = scan_params.encode_records(records)
+      samples["sbdm_scan"] = sample_sbdm(scan)
+      if magnitude.shape[0] > 1:
+        header_batches.append(
+            {"magnitude": magnitude, "phase": phase, **scan}
+        )
     for offset, (name, phase_fn) in enumerate(
         {**phase_fns, **_oracle_fns(config, records)}.items()
     ):
@@ -221,6 +228,16 @@ def evaluate(
   summary["scores"] = sampler_scores.summarize(
       accumulator, reference="sbdm", level=evaluation.ci_level
   )
+  if header_batches:
+    summary["header_losses"] = diagnostics.summarize(
+        diagnostics.header_losses(
+            config,
+            params,
+            header_batches,
+            jax.random.fold_in(rng, len(header_batches) + 1),
+        ),
+        evaluation.ci_level,
+    )
   return summary, first
 
 
@@ -285,6 +302,12 @@ def sample_and_evaluate(
   with atomic.replacing(path) as tmp:
     tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
   table = sampler_scores.markdown(summary["scores"])
+  if "header_losses" in summary:
+    table += (
+        "\nThe header test (score_phase.sbdm.diagnostics): denoising loss"
+        " told each record's scan parameters, another record's, or none;"
+        " same noise.\n\n" + diagnostics.markdown(summary["header_losses"])
+    )
   with atomic.replacing(workdir / f"sample_scores_{tag}.md") as tmp:
     tmp.write_text(table)
   print(table)

@@ -111,6 +111,13 @@ class ResnetBlock(nn.Module):
   h = conv(act(norm(x))) + dense(temb) [+ conv(cond)];
   h = conv(dropout(act(norm(h)))); out = (skip(x) + h) / sqrt(2).
 
+  With `scale_shift_norm` (ADM's use_scale_shift_norm, EDM's adaptive
+  scale) the embedding instead scales and shifts the normalised h:
+  h = conv(dropout(act(norm(h) * (1 + scale) + shift))), (scale, shift) =
+  dense(temb). An added bias is largely undone by the GroupNorm that follows
+  it (only its differences within a group survive); a scale after the norm
+  is not, so the noise level and the scan parameters reach every block.
+
   Attributes:
     out_channels: output width.
     dropout: dropout rate (training only).
@@ -118,6 +125,7 @@ class ResnetBlock(nn.Module):
     skip_rescale: divide the residual sum by sqrt(2).
     norm_group_channels: minimum channels per GroupNorm group.
     dtype: compute dtype.
+    scale_shift_norm: condition by scale and shift after the second norm.
   """
 
   out_channels: int
@@ -126,6 +134,7 @@ class ResnetBlock(nn.Module):
   skip_rescale: bool = True
   norm_group_channels: int = 4
   dtype: jnp.dtype = jnp.float32
+  scale_shift_norm: bool = False
 
   @nn.compact
   def __call__(self, x, temb, cond=None, train: bool = False):
@@ -135,10 +144,20 @@ class ResnetBlock(nn.Module):
     )
     h = nn.swish(norm(x.shape[-1])(x))
     h = conv(self.out_channels, dtype=self.dtype)(h)
-    h += dense(self.out_channels, self.dtype)(nn.swish(temb))[:, None, None]
+    embedding = nn.swish(temb)
+    if not self.scale_shift_norm:
+      h += dense(self.out_channels, self.dtype)(embedding)[:, None, None]
     if cond is not None:
       h += conv(self.out_channels, dtype=self.dtype)(cond)
-    h = nn.swish(norm(self.out_channels)(h))
+    h = norm(self.out_channels)(h)
+    if self.scale_shift_norm:
+      scale, shift = jnp.split(
+          dense(2 * self.out_channels, self.dtype)(embedding)[:, None, None],
+          2,
+          axis=-1,
+      )
+      h = h * (1 + scale) + shift
+    h = nn.swish(h)
     h = nn.Dropout(self.dropout, deterministic=not train)(h)
     # Small init keeps each block close to the identity at the start.
     h = conv(self.out_channels, scale=SMALL_INIT_SCALE, dtype=self.dtype)(h)

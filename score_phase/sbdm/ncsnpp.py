@@ -7,7 +7,9 @@ pyramid), so deep low-resolution features see the anatomy directly.
 
 With `scan_conditioning`, the scan parameters (`score_phase.scan_params`)
 are embedded per field, an absent field replaced by a learned null vector,
-and added to the noise-level embedding.
+and added to the noise-level embedding, which each residual block adds as
+a bias or, with `scale_shift_norm`, applies as a scale and shift after its
+second norm (`layers.ResnetBlock`).
 
 For large hardware, `dtype=jnp.bfloat16` runs the blocks in bf16 with
 float32 parameters (the noise-level embedding and the output convolution
@@ -63,6 +65,7 @@ class ConditionalNCSNpp(nn.Module):
     magnitude_pyramid: inject the pooled magnitude into each block.
     skip_rescale: divide residual sums by sqrt(2).
     scan_conditioning: add the scan-parameter embedding (`ScanEmbedding`).
+    scale_shift_norm: the blocks' conditioning (`layers.ResnetBlock`).
     dtype: compute dtype of the blocks (float32 or bfloat16).
     remat: recompute the residual and attention blocks' activations in the
       backward pass.
@@ -81,6 +84,7 @@ class ConditionalNCSNpp(nn.Module):
   magnitude_pyramid: bool = True
   skip_rescale: bool = True
   scan_conditioning: bool = False
+  scale_shift_norm: bool = False
   norm_group_channels: int = 4
   dtype: jnp.dtype = jnp.float32
   remat: bool = False
@@ -147,6 +151,7 @@ class ConditionalNCSNpp(nn.Module):
           self.skip_rescale,
           self.norm_group_channels,
           self.dtype,
+          self.scale_shift_norm,
           name=f"ResnetBlock_{next(resnet_index)}",
       )(h, temb, extra, train)
 

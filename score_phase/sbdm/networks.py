@@ -69,6 +69,8 @@ def get_model(config: ml_collections.ConfigDict) -> nn.Module:
       out_channels=PHASOR_CHANNELS,
       magnitude_pyramid=config.magnitude_pyramid,
       scan_conditioning=config.scan_conditioning,
+      # (Runs trained before the option have no field: additive.)
+      scale_shift_norm=config.get("scale_shift_norm", False),
       norm_group_channels=config.norm_group_channels,
       dtype=precision.compute_dtype(config.compute_dtype),
       remat=config.remat,

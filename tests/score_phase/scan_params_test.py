@@ -34,52 +34,70 @@ def _stack(records, keys):
 
 def test_encode_reads_known_fields_and_marks_unknown_ones():
   batch = {
-      "magnitude": np.ones((4, 8, 8)),
-      "field_strength_t": np.array([3.0, np.nan, 1.5, 1.5], np.float32),
-      "echo_time_ms": np.array([5.0, 5.0, 0.0, 20.0], np.float32),
+      "magnitude": np.ones((5, 8, 8)),
+      "field_strength_t": np.array([3.0, np.nan, 1.5, 1.5, 3.0], np.float32),
+      "echo_time_ms": np.array([5.0, 5.0, 0.0, 20.0, 5.0], np.float32),
       "b0_direction": np.array(
-          [[0, 0, 2.0], [np.nan, 0, 1], [1, 0, 0], [0, 0.6, 0.8]], np.float32
+          [[0, 0, 2.0], [np.nan, 0, 1], [1, 0, 0], [0, 0.6, 0.8], [0, 0, 1]],
+          np.float32,
       ),
-      "sequence": np.array([0, 1, -1, 1]),
+      "sequence": np.array([0, 1, -1, 1, -1]),
   }
   encoded = scan_params.encode(batch)
   values, present = encoded["scan_values"], encoded["scan_present"]
   assert (
-      values.shape == (4, scan_params.NUM_VALUES) and values.dtype == np.float32
+      values.shape == (5, scan_params.NUM_VALUES) and values.dtype == np.float32
   )
+  # (field_strength, accrual, b0_direction, sequence)
   np.testing.assert_array_equal(
       present,
       [
-          [True, True, True],
-          [False, False, True],
-          [False, True, False],
-          [True, True, True],
+          [True, True, True, True],
+          [False, False, False, True],
+          [True, False, True, False],
+          [True, True, True, True],
+          [True, False, True, False],  # TE without a sequence: no accrual
       ],
   )
-  scale = scan_params.SLICES["phase_scale"]
+  column = lambda row, field: values[row, scan_params.SLICES[field]]
+  np.testing.assert_allclose(column(0, "field_strength"), [np.log(2.0)])
+  np.testing.assert_allclose(column(2, "field_strength"), [0.0], atol=1e-7)
+  # A gradient echo accrues over its TE: radians per ppm, fat's phase.
+  per_ppm = physics.phase_per_ppm(3.0, 5.0)
+  fat = physics.FAT_SHIFT_PPM * per_ppm
   np.testing.assert_allclose(
-      values[0, scale], np.log(physics.phase_per_ppm(3.0, 5.0)), rtol=1e-6
+      column(0, "accrual"),
+      [per_ppm / scan_params.PHASE_PER_PPM_UNIT, np.cos(fat), np.sin(fat)],
+      rtol=1e-5,
   )
-  np.testing.assert_allclose(
-      values[0, scan_params.SLICES["b0_direction"]], [0, 0, 1]
-  )
-  np.testing.assert_array_equal(
-      values[3, scan_params.SLICES["sequence"]], [0, 1]
-  )
+  # A spin echo is refocused: no accrual, fat in phase, whatever its TE.
+  np.testing.assert_allclose(column(3, "accrual"), [0, 1, 0], atol=1e-7)
+  np.testing.assert_allclose(column(0, "b0_direction"), [0, 0, 1])
+  np.testing.assert_array_equal(column(3, "sequence"), [0, 1])
   # Absent fields carry zeros, whatever the header said.
-  np.testing.assert_array_equal(values[1, :4], 0.0)
-  np.testing.assert_array_equal(values[2, scan_params.SLICES["sequence"]], 0.0)
+  np.testing.assert_array_equal(values[1, :7], 0.0)
+  np.testing.assert_array_equal(column(2, "sequence"), 0.0)
+  np.testing.assert_array_equal(column(4, "accrual"), 0.0)
   # A registry without any of the keys: nothing known.
   bare = scan_params.encode({"magnitude": np.ones((2, 8, 8))})
   assert not bare["scan_present"].any() and not bare["scan_values"].any()
 
 
+def test_accrual_time_follows_the_sequence():
+  np.testing.assert_array_equal(
+      scan_params.accrual_time_ms(
+          np.array([4.0, 80.0, 4.0]), np.array([0, 1, -1])
+      ),
+      [4.0, 0.0, np.nan],
+  )
+
+
 def test_drop_rates():
-  present = jnp.ones((20000, 3), bool)
+  present = jnp.ones((20000, 4), bool)
   kept = np.asarray(scan_params.drop(jax.random.key(0), present, 0.3, 0.2))
   assert kept.mean() == pytest.approx(0.7 * 0.8, abs=0.01)
   assert (~kept.any(axis=1)).mean() == pytest.approx(
-      0.2 + 0.8 * 0.3**3, abs=0.01
+      0.2 + 0.8 * 0.3**4, abs=0.01
   )
   np.testing.assert_array_equal(
       scan_params.drop(jax.random.key(1), present, 0.0, 0.0), present

@@ -82,8 +82,10 @@ def generate_example(
       0.02 and 95th percentile <= 0.1; bit-identical without them). Needs an
       `acquisition_seed`. "unrevealed": as "hidden", and also each tissue
       class's susceptibility (its texture, which the magnitude shares, is
-      kept) and the noise's quadrature part: nothing the magnitude or the
-      header shows is redrawn.
+      kept), the noise's quadrature part and a spin echo's residual
+      accrual time: nothing the magnitude or a header
+      (`score_phase.scan_params`) shows is redrawn (the last touches the
+      magnitude slightly, through fat-water mixing).
 
   Returns:
     dict with
@@ -123,6 +125,7 @@ def generate_example(
       params.orientation(anatomy),
       params,
       streams.quadrature,
+      streams.unstated,
   )
   resonance = image_formation.off_resonance(tissue, acquisition, params)
   image = image_formation.acquire(

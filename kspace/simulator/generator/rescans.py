@@ -5,8 +5,9 @@ rescan's seed, the scan, hidden and noise streams (`REDRAW_ACQUISITION`,
 oracle-B), only the hidden one (`REDRAW_HIDDEN`, oracle-A: the phase a model
 told the scan parameters should match), or everything neither the magnitude
 nor a header shows (`REDRAW_UNREVEALED`: the hidden stream, each tissue
-class's drawn susceptibility and the noise's quadrature part, which moves
-the phase, not the magnitude). `rescan_streams` returns the `ScanStreams`
+class's drawn susceptibility, the noise's quadrature part, which moves
+the phase, not the magnitude, and what a header does not state of the
+scan: a spin echo's residual accrual time). `rescan_streams` returns the `ScanStreams`
 of a scan or rescan.
 """
 
@@ -18,8 +19,9 @@ import numpy as np
 REDRAW_ACQUISITION = "acquisition"  # oracle-B: the whole scan, a full rescan.
 REDRAW_HIDDEN = "hidden"  # oracle-A: only what the magnitude does not reveal.
 # Oracle-A that also redraws what "hidden" keeps though neither the magnitude
-# nor the header shows it: each tissue class's susceptibility and the
-# noise's quadrature part.
+# nor the header shows it: each tissue class's susceptibility, the noise's
+# quadrature part and a spin echo's residual accrual time (a header states
+# the nominal echo time; `score_phase.scan_params`).
 REDRAW_UNREVEALED = "unrevealed"
 REDRAWS = (REDRAW_ACQUISITION, REDRAW_HIDDEN, REDRAW_UNREVEALED)
 
@@ -33,6 +35,7 @@ class ScanStreams(NamedTuple):
   # A rescan's own under REDRAW_UNREVEALED; None: the example's streams.
   susceptibility: np.random.Generator | None = None
   quadrature: np.random.Generator | None = None
+  unstated: np.random.Generator | None = None
 
 
 def rescan_streams(
@@ -47,7 +50,8 @@ def rescan_streams(
     redraw: `REDRAW_ACQUISITION` (scan, hidden and noise streams from the
       seed, a full rescan, oracle-B), `REDRAW_HIDDEN` (only the hidden
       stream, oracle-A) or `REDRAW_UNREVEALED` (the hidden stream, the
-      classes' susceptibilities and the noise's quadrature part).
+      classes' susceptibilities, the noise's quadrature part and the
+      unstated scan draws).
 
   Returns:
     ScanStreams.
@@ -63,13 +67,16 @@ def rescan_streams(
     return streams
   if acquisition_seed < 0:
     raise ValueError(f"acquisition_seed must be >= 0, got {acquisition_seed}.")
-  # Children 4 and 5 leave the first three (so every earlier rescan) as they
+  # Children 4-6 leave the first three (so every earlier rescan) as they
   # were: a SeedSequence child depends on its index only.
-  rescan = np.random.default_rng(acquisition_seed).spawn(5)
+  rescan = np.random.default_rng(acquisition_seed).spawn(6)
   if redraw == REDRAW_ACQUISITION:
     return ScanStreams(*rescan[:3])
   if redraw == REDRAW_HIDDEN:
     return streams._replace(hidden=rescan[1])
   return streams._replace(
-      hidden=rescan[1], susceptibility=rescan[3], quadrature=rescan[4]
+      hidden=rescan[1],
+      susceptibility=rescan[3],
+      quadrature=rescan[4],
+      unstated=rescan[5],
   )

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from kspace.simulator import sequences
 from kspace.simulator.generator import example_pipeline
 from kspace.simulator.generator import example_seeds
 from kspace.simulator.generator import rescans
@@ -108,11 +109,12 @@ def test_oracle_a_magnitude_is_exact_without_partial_volume_mixing():
 
 
 @pytest.mark.parametrize("anatomy", sorted(cross_sections.ANATOMIES))
-def test_unrevealed_rescan_adds_susceptibility_and_quadrature_noise(anatomy):
+def test_unrevealed_rescan_adds_what_neither_magnitude_nor_header_shows(
+    anatomy,
+):
   hidden = [rescan for _, rescan in _rescans(anatomy, "hidden")]
-  for (original, rescan), oracle_a in zip(
-      _rescans(anatomy, "unrevealed"), hidden
-  ):
+  pairs = _rescans(anatomy, "unrevealed", seeds=range(6))
+  for (original, rescan), oracle_a in zip(pairs, hidden):
     # Oracle-A's redraw, from the same seed, plus the unrevealed parts.
     np.testing.assert_array_equal(
         rescan["background_phase"], oracle_a["background_phase"]
@@ -120,8 +122,20 @@ def test_unrevealed_rescan_adds_susceptibility_and_quadrature_noise(anatomy):
     np.testing.assert_array_equal(
         rescan["b0_direction"], oracle_a["b0_direction"]
     )
-    for key in ("labels", "fat_fraction", "echo_time_ms", "fat_shift_px"):
+    # What the header states is kept.
+    for key in (
+        "labels",
+        "fat_fraction",
+        "field_strength_t",
+        "sequence",
+        "echo_time_ms",
+        "fat_shift_px",
+    ):
       np.testing.assert_array_equal(rescan[key], original[key], err_msg=key)
+    # What it does not: a spin echo's residual accrual (a gradient echo's is
+    # its stated echo time).
+    same_accrual = rescan["accrual_time_ms"] == original["accrual_time_ms"]
+    assert same_accrual == (original["sequence"] == sequences.GRADIENT_ECHO)
     # Each class's susceptibility is redrawn; air's is fixed.
     labels = original["labels"]
     air = labels == tissues.BACKGROUND
@@ -160,7 +174,11 @@ def test_rescan_streams_replace_what_each_redraw_names():
   assert hidden.hidden is not own.hidden and hidden.susceptibility is None
   unrevealed = rescans.rescan_streams(own, 1, rescans.REDRAW_UNREVEALED)
   assert unrevealed.scan is own.scan and unrevealed.noise is own.noise
-  assert None not in (unrevealed.susceptibility, unrevealed.quadrature)
+  assert None not in (
+      unrevealed.susceptibility,
+      unrevealed.quadrature,
+      unrevealed.unstated,
+  )
 
 
 def test_bad_redraws_raise():
