@@ -16,12 +16,15 @@ Variants (`:variant`):
   paper                the paper's recipe: single-coil VarNet, 12 cascades,
                        chans 18, SSIM loss, Adam 3e-4, equispaced R = 3 / 4.
   experiment_quicktest, experiment_demo, experiment_cpu64,
-  experiment_registry, experiment_synthetic128, experiment_fastmri
+  experiment_cpu64_varnet, experiment_registry, experiment_synthetic128,
+  experiment_fastmri
                        the recon net of that experiment variant
                        (configs/experiment.py): tiny / synthetic128_unet at
                        the experiment's budget (steps, batch, 4 logs,
                        constant lr, the test masks' R = 4 / 8); demo and
-                       cpu64: a U-Net chans 16, 3 pools; synthetic128: a
+                       cpu64: a U-Net chans 16, 3 pools; cpu64_varnet: the
+                       paper's single-coil VarNet (SSIM, equispaced R = 4)
+                       at 4 cascades, chans 12; synthetic128: a
                        VarNet with the U-Net's chans 32, L1 and Adam 1e-3;
                        registry: that VarNet at cpu64's 500 steps;
                        fastmri: that VarNet with 15 coils.
@@ -136,6 +139,28 @@ _VARIANTS["experiment_cpu64"] = {
     # nets x 1000 steps would take ~6 h; chans 16 is ~2.25x cheaper.
     "model.chans": 16,
 }
+# The paper's recon net at the CPU's size (configs/experiment.py:
+# cpu64_varnet): a single-coil E2E-VarNet with maps of ones, SSIM loss,
+# trained on equispaced R = 4 masks (the paper's), 4 cascades of chans-12,
+# 3-pool U-Nets, batch 16 (benchmarks/recon_step.py: 0.72 s a step here).
+_VARIANTS["experiment_cpu64_varnet"] = {
+    **_VARIANTS["experiment_cpu64"],
+    **_experiment_budget(steps=1000, saves=4),
+    "model.name": "varnet",
+    "model.num_cascades": 4,
+    "model.chans": 12,
+    "model.num_pools": 3,
+    "model.estimate_sens": False,
+    "loss.name": "ssim",
+    "optim.lr": 1e-3,
+    "forward.num_coils": 1,
+    "forward.mask_type": "equispaced",
+    "forward.accelerations": (4.0,),
+    "forward.center_fractions": (0.08,),
+    # Validation curve: 8 points over the run (the report says whether it
+    # flattened).
+    "train.eval_every": 125,
+}
 # A VarNet with synthetic128_unet's chans 32, L1 loss and Adam 1e-3.
 _VARIANTS["experiment_synthetic128"] = {
     **_VARIANTS["synthetic128_unet"],
@@ -223,6 +248,8 @@ def _base_config() -> ml_collections.ConfigDict:
   model.sens_chans = 8
   model.sens_pools = 4
   model.dc_weight_init = 1.0
+  # VarNet: estimate coil maps (False, single coil only: maps of ones).
+  model.estimate_sens = True
   # Leaky ReLU slope and instance-norm epsilon (fastMRI / PyTorch values).
   model.negative_slope = 0.2
   model.norm_eps = 1e-5

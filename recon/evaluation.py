@@ -118,8 +118,8 @@ def run(
 
   Returns:
     dict of stacked numpy arrays in record order: pred, target, zero_filled
-    (N, H, W), volume (N,) ids, and labels (N, H, W) when the records carry
-    tissue labels.
+    (N, H, W), volume (N,) ids, and labels (N, H, W) and sequence (N,) when
+    the records carry tissue labels and sequence families.
   """
   parallel.check_batch_size(batch_size)
   # Every process reads whole batches (an evaluation split is small) and
@@ -154,6 +154,8 @@ def run(
       outputs[name].append(np.asarray(out[name])[:count])
     if "labels" in records:  # tissue labels, for the hallucination counts
       outputs.setdefault("labels", []).append(np.asarray(records["labels"]))
+    if "sequence" in records:  # the sequence family, to split tables by
+      outputs.setdefault("sequence", []).append(np.asarray(records["sequence"]))
     field = config.data.volume_field
     if field in records:
       outputs["volume"].append(np.asarray(records[field]).astype(str))

@@ -191,9 +191,7 @@ def evaluate(
       scan = scan_params.encode_records(records)
       samples["sbdm_scan"] = sample_sbdm(scan)
       if magnitude.shape[0] > 1:
-        header_batches.append(
-            {"magnitude": magnitude, "phase": phase, **scan}
-        )
+        header_batches.append({"magnitude": magnitude, "phase": phase, **scan})
     for offset, (name, phase_fn) in enumerate(
         {**phase_fns, **_oracle_fns(config, records)}.items()
     ):
@@ -306,7 +304,8 @@ def sample_and_evaluate(
     table += (
         "\nThe header test (score_phase.sbdm.diagnostics): denoising loss"
         " told each record's scan parameters, another record's, or none;"
-        " same noise.\n\n" + diagnostics.markdown(summary["header_losses"])
+        " same noise.\n\n"
+        + diagnostics.markdown(summary["header_losses"])
     )
   with atomic.replacing(workdir / f"sample_scores_{tag}.md") as tmp:
     tmp.write_text(table)

@@ -44,12 +44,31 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         "The registry variant trains on your images: pass"
         " --config.registry.manual_dir=<folder of DICOM / NIfTI / PNG files>."
     )
+  for arm in config.arms:
+    if arms_lib.told_header(arm) and not config.get(
+        f"{arms_lib.phase_model(arm)}_workdir"
+    ):
+      check_told_header(arm, "config." + arms_lib.phase_model(arm), config)
   if "oracle" in config.arms and config.registry.manual_dir:
     raise ExperimentError(
         "The oracle arm rescans synthetic anatomy, which a registry does not"
         " have; drop it from config.arms."
     )
   _check_choices(config)
+
+
+def check_told_header(arm: str, where: str, config) -> None:
+  """A header-aware arm needs a scan-conditioned phase model: `config` is
+  the experiment's (its sub-config of the model) or the named run's."""
+  model = arms_lib.phase_model(arm)
+  block = config[model] if model in config else config
+  if not block.model.get("scan_conditioning", False):
+    raise ExperimentError(
+        f"The {arm} arm tells its phase model each record's header, but the"
+        f" {model} model of {where} was not trained with scan inputs. Fix:"
+        " train it with model.scan_conditioning=True (e.g."
+        " configs/phase_sbdm.py:cpu64), or drop the arm from config.arms."
+    )
 
 
 def _check_choices(config: ml_collections.ConfigDict) -> None:

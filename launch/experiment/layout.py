@@ -4,13 +4,18 @@ data_examples.png        the data figure (prepare_data)
 phase/{sbdm,gan}/        the phase models trained here
 presynthesis/<arm>_<h>/  an arm's pre-synthesized phases, h = the hash of
                          what made them (`launch.experiment.stages.store_key`)
-recon/<arm>/seed<s>/     one recon run; eval/test_R<R>.npz its test scores
-val_thresholds.json      the hallucination threshold per acceleration
+recon/<arm>/seed<s>/     one recon run; eval/test_<key>.npz its test scores
+                         at each test mask (`test_masks`: R4, R8,
+                         R4_equispaced)
+recon_secondary/...      the same for the second recon net, if any
+val_thresholds.json      the hallucination threshold per test mask
+                         (val_thresholds_recon_secondary.json: the second's)
 figures/, results.json, report.md (written last)
 """
 
 import hashlib
 import json
+from typing import NamedTuple
 
 from etils import epath
 
@@ -18,6 +23,47 @@ from runtime import checkpoints
 from runtime import train_loop
 
 THRESHOLDS = "val_thresholds.json"
+# The experiment's recon nets: its sub-config names (configs/experiment.py).
+PRIMARY, SECONDARY = "recon", "recon_secondary"
+
+
+class TestMask(NamedTuple):
+  """One test table's masks: its key, acceleration, centre fraction and
+  mask type (None: the recon net's own forward.mask_type)."""
+
+  key: str
+  acceleration: float
+  center_fraction: float
+  mask_type: str | None
+
+
+def test_masks(config) -> list[TestMask]:
+  """The test tables of `config.eval.accelerations`: entries
+  (acceleration, center_fraction[, mask_type])."""
+  masks = []
+  for entry in config.eval.accelerations:
+    acceleration, fraction, *rest = entry
+    mask_type = rest[0] if rest else None
+    masks.append(
+        TestMask(
+            r_key(acceleration, mask_type),
+            float(acceleration),
+            float(fraction),
+            mask_type,
+        )
+    )
+  return masks
+
+
+def nets(config) -> tuple[str, ...]:
+  """The recon nets the experiment trains: its primary one, and the second
+  where the variant names one."""
+  return (PRIMARY,) + ((SECONDARY,) if SECONDARY in config else ())
+
+
+def thresholds_path(workdir, net: str = PRIMARY) -> epath.Path:
+  suffix = "" if net == PRIMARY else f"_{net}"
+  return workdir / THRESHOLDS.replace(".json", f"{suffix}.json")
 
 
 def short_hash(obj) -> str:
@@ -37,20 +83,20 @@ def checkpoint_step(run_dir) -> int | None:
     manager.close()
 
 
-def recon_dir(workdir, arm, seed) -> epath.Path:
-  return workdir / "recon" / arm / f"seed{seed}"
+def recon_dir(workdir, arm, seed, net: str = PRIMARY) -> epath.Path:
+  return workdir / net / arm / f"seed{seed}"
 
 
-def r_key(acceleration) -> str:
-  """The acceleration's key in eval files, results and figures: R4, R8."""
-  return f"R{float(acceleration):g}"
+def r_key(acceleration, mask_type: str | None = None) -> str:
+  """A test mask's key in eval files, results and figures: R4, R8 (the
+  net's own mask type), R4_equispaced."""
+  key = f"R{float(acceleration):g}"
+  return f"{key}_{mask_type}" if mask_type else key
 
 
-def eval_path(workdir, arm, seed, acceleration) -> epath.Path:
-  """One recon run's test scores at one acceleration (npz)."""
-  return (
-      recon_dir(workdir, arm, seed) / "eval" / f"test_{r_key(acceleration)}.npz"
-  )
+def eval_path(workdir, arm, seed, key: str, net: str = PRIMARY) -> epath.Path:
+  """One recon run's test scores at one test mask (npz; key: `r_key`)."""
+  return recon_dir(workdir, arm, seed, net) / "eval" / f"test_{key}.npz"
 
 
 def phase_model_dir(workdir, arm) -> epath.Path:

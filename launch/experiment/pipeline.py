@@ -11,10 +11,13 @@ where it stopped:
                    whose volumes (role registry_train) replace recon_train
                    for the pre-synthesized arms;
   2. phase models  train the SBDM and the GAN on phase_train (or use the
-                   runs named by `sbdm_workdir` / `gan_workdir`);
+                   runs named by `sbdm_workdir` / `gan_workdir`); sbdm_scan
+                   samples the SBDM's, told each record's header;
   3. presynthesis  per arm, K phases per recon_train magnitude, written once
                    as an array_record store keyed by (arm, phase-model
                    checkpoint, seed, K, data) (`launch.experiment.phase_store`);
+                   with `eval.phase_quality_samples`, also that many per
+                   image of the scored recon_train images, drawn apart;
   4. recon         one net per arm per seed, the same budget, masks and data
                    order for every arm (the GT arm trains on recon_train's
                    own complex images);
@@ -44,16 +47,22 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
   workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   arms = tuple(config.arms)
-  learned = [a for a in arms if a in arms_lib.LEARNED]
+  learned = arms_lib.phase_models(arms)
   seeds = tuple(config.recon_seeds)
+  nets = layout.nets(config)
+  # (A registry's images have no true phase to score against.)
+  scored = (
+      config.eval.phase_quality_samples > 0 and not config.registry.manual_dir
+  )
   presynthesized = [a for a in arms if a != arms_lib.GROUND_TRUTH]
-  runs = len(arms) * len(seeds)
+  runs = len(arms) * len(seeds) * len(nets)
   tracker = progress.Progress(
       ["data"]
       + ["phase model"] * len(learned)
       + ["presynthesis"] * len(presynthesized)
+      + ["phase scores"] * (len(presynthesized) if scored else 0)
       + ["recon"] * runs
-      + ["threshold"]
+      + ["threshold"] * len(nets)
       + ["evaluation"] * runs
       + ["report"]
   )
@@ -76,32 +85,49 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
       )
       for arm in presynthesized
   }
-  for arm in arms:
-    for seed in seeds:
-      tracker.step(
-          f"recon: {arm} seed {seed}",
-          lambda arm=arm, seed=seed: stages.recon_stage(
-              config, workdir, arm, seed, roles, stores
-          ),
-      )
-  thresholds = tracker.step(
-      "evaluation: hallucination threshold on val (ground_truth arm)",
-      lambda: stages.threshold_stage(config, workdir, roles),
-  )
-  for arm in arms:
-    for seed in seeds:
-      tracker.step(
-          f"evaluation: {arm} seed {seed} on test",
-          lambda arm=arm, seed=seed: stages.evaluation_stage(
-              config, workdir, arm, seed, roles, thresholds
-          ),
-      )
+  # The phases the report scores: drawn apart (more per image) or the
+  # training ones.
+  scoring = stores
+  if scored:
+    scoring = {
+        arm: tracker.step(
+            f"phase scores: {arm} (K={config.eval.phase_quality_samples} on"
+            f" {config.eval.phase_quality_images} images)",
+            lambda arm=arm: stages.scoring_stage(
+                config, workdir, arm, roles, phase_dirs
+            ),
+        )
+        for arm in presynthesized
+    }
+  for net in nets:
+    for arm in arms:
+      for seed in seeds:
+        tracker.step(
+            f"{net}: {arm} seed {seed}",
+            lambda arm=arm, seed=seed, net=net: stages.recon_stage(
+                config, workdir, arm, seed, roles, stores, net
+            ),
+        )
+  thresholds = {}
+  for net in nets:
+    thresholds[net] = tracker.step(
+        f"evaluation: hallucination threshold on val ({net}, ground_truth arm)",
+        lambda net=net: stages.threshold_stage(config, workdir, roles, net),
+    )
+    for arm in arms:
+      for seed in seeds:
+        tracker.step(
+            f"evaluation: {net} {arm} seed {seed} on test",
+            lambda arm=arm, seed=seed, net=net: stages.evaluation_stage(
+                config, workdir, arm, seed, roles, thresholds[net], net
+            ),
+        )
   path = tracker.step(
       "report",
       lambda: report.write(
           config,
           workdir,
-          stores,
+          scoring,
           roles,
           thresholds,
           phase_models={

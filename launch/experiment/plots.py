@@ -1,4 +1,5 @@
-"""TODO docstring (launch.experiment.plots, from launch.report)."""
+"""The experiment report's figures: phase samples per source, test
+reconstructions per arm, and the pre-flight k-space spectra."""
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -77,6 +78,29 @@ def recon_figure(arms: dict, r_key: str) -> plt.Figure:
   for ax in axes.flat:
     ax.axis("off")
   fig.suptitle(f"Test reconstructions at {r_key} (first seed of each arm)")
+  fig.tight_layout()
+  return fig
+
+
+def spectrum_figure(spectra: dict) -> plt.Figure:
+  """Each arm's mean radial k-space power (`tables.preflight`), and its
+  ratio to the truth's."""
+  fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+  truth = np.asarray(spectra["truth"])
+  radius = np.arange(truth.size)
+  for name, values in spectra.items():
+    values = np.asarray(values)
+    style = {"color": "black", "lw": 2} if name == "truth" else {}
+    left.semilogy(radius, values, label=name, **style)
+    right.semilogy(radius, values / np.maximum(truth, 1e-30), **style)
+  left.set(
+      xlabel="k-space radius (samples)",
+      ylabel="share of energy",
+      title="Radial power of the training k-space",
+  )
+  right.set(xlabel="k-space radius (samples)", title="Ratio to the truth's")
+  right.axhline(1.0, color="gray", lw=0.5)
+  left.legend(fontsize=7)
   fig.tight_layout()
   return fig
 

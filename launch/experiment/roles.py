@@ -53,6 +53,12 @@ class Subset(Sequence):
   def __len__(self) -> int:
     return len(self.indices)
 
+  def head(self, count: int, name: str) -> "Subset":
+    """The first `count` records, as role `name`."""
+    return Subset(
+        self._source, self.indices[:count], self.split, name, self.dataset
+    )
+
   def __getitem__(self, index: int) -> dict[str, Any]:
     return self._source[int(self.indices[int(index)])]
 

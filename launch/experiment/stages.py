@@ -122,15 +122,18 @@ def _phase_fn_factory(config, arm, phase_dirs, split):
     )
   if arm == arms_lib.GROUND_TRUTH:
     return lambda records: lookup.get_phase_fn(arm, records=records)
-  if arm == "sbdm" and config.sbdm_scan_parameters:
-    # A scan-conditioned SBDM told each record's header (unknown fields
-    # stay absent, as the model learned with its condition dropout).
-    phase_fn = lookup.get_phase_fn(arm, workdir=phase_dirs[arm])
-    return lambda records: functools.partial(
-        phase_fn, scan=scan_params.encode_records(records)
-    )
   if arm in arms_lib.LEARNED:
-    phase_fn = lookup.get_phase_fn(arm, workdir=phase_dirs[arm])
+    model = arms_lib.phase_model(arm)
+    phase_fn = lookup.get_phase_fn(model, workdir=phase_dirs[model])
+    if arms_lib.told_header(arm):
+      checks.check_told_header(
+          arm, phase_dirs[model], loading.read_config(phase_dirs[model])
+      )
+      # Told each record's header (unknown fields stay absent, as the model
+      # learned with its condition dropout).
+      return lambda records: functools.partial(
+          phase_fn, scan=scan_params.encode_records(records)
+      )
   else:
     kwargs = config.phase_kwargs.get(arm, ml_collections.ConfigDict())
     phase_fn = jax.jit(lookup.get_phase_fn(arm, **kwargs.to_dict()))
@@ -142,41 +145,78 @@ def _phase_targets(roles) -> roles_lib.Subset:
   return roles.get("registry_train", roles["recon_train"])
 
 
-def store_key(config, arm, phase_dirs, source: roles_lib.Subset) -> dict:
+def store_key(
+    config, arm, phase_dirs, source: roles_lib.Subset, num_samples=None
+) -> dict:
   """What identifies an arm's pre-synthesized phases for `source`."""
   checkpoint = None
   if arm in arms_lib.LEARNED:
-    run = epath.Path(phase_dirs[arm]).resolve()
+    run = epath.Path(phase_dirs[arms_lib.phase_model(arm)]).resolve()
     checkpoint = {"run": str(run), "step": layout.checkpoint_step(run)}
   kwargs = config.phase_kwargs.get(arm, ml_collections.ConfigDict())
   return {
       "arm": arm,
       "checkpoint": checkpoint,
       "kwargs": kwargs.to_dict(),
-      "scan_parameters": arm == "sbdm" and config.sbdm_scan_parameters,
+      "scan_parameters": arms_lib.told_header(arm),
       "seed": config.seed,
-      "num_samples": config.num_phase_samples,
+      "num_samples": num_samples or config.num_phase_samples,
       "data": train_loop.as_json(config.data),
       "role": [source.name, source.dataset, len(source)],
   }
 
 
+# Folded into an arm's key for the phases drawn only to score it, so they
+# are independent of the ones its recon nets train on.
+SCORING_STREAM = 1 << 20
+
+
 def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
   """K phases per recon_train (or registry) magnitude for `arm`, written
-  once."""
-  source = _phase_targets(roles)
-  key = store_key(config, arm, phase_dirs, source)
+  once: what the arm's recon nets train on."""
+  return _presynthesize(
+      config,
+      workdir,
+      arm,
+      _phase_targets(roles),
+      config.num_phase_samples,
+      jax.random.fold_in(jax.random.key(config.seed), arms_lib.arm_index(arm)),
+      phase_dirs,
+  )
+
+
+def scoring_stage(config, workdir, arm, roles, phase_dirs):
+  """`eval.phase_quality_samples` phases per image of the first
+  `eval.phase_quality_images` recon_train magnitudes, drawn apart from the
+  training ones to score the arm's phase (more samples per image than the
+  recon nets need)."""
+  targets = _phase_targets(roles)
+  source = targets.head(
+      config.eval.phase_quality_images, f"{targets.name}_scored"
+  )
+  key = jax.random.fold_in(jax.random.key(config.seed), arms_lib.arm_index(arm))
+  return _presynthesize(
+      config,
+      workdir,
+      arm,
+      source,
+      config.eval.phase_quality_samples,
+      jax.random.fold_in(key, SCORING_STREAM),
+      phase_dirs,
+  )
+
+
+def _presynthesize(config, workdir, arm, source, num_samples, rng, phase_dirs):
+  """`num_samples` phases of `arm` per magnitude of `source`, drawn from
+  `rng` and written once as a phase store (read back)."""
+  key = store_key(config, arm, phase_dirs, source, num_samples)
   directory = layout.presynthesis_dir(workdir, arm, key)
   shape = np.shape(
       source[0]["magnitude"] if "magnitude" in source[0] else source[0]["image"]
   )
-  expected = {"phases": (config.num_phase_samples,) + shape}
+  expected = {"phases": (num_samples,) + shape}
   if not phase_store.exists(directory):
     factory = _phase_fn_factory(config, arm, phase_dirs, source.split)
-    rng = jax.random.fold_in(
-        jax.random.key(config.seed), arms_lib.arm_index(arm)
-    )
-
     batch = config.presynthesis_batch
     starts = range(0, len(source), batch)
     began = time.monotonic()
@@ -188,9 +228,7 @@ def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
       phase_fn = factory(inputs)
       batch_key = jax.random.fold_in(rng, start)
       phases = np.moveaxis(
-          loading.draw_phases(
-              phase_fn, batch_key, magnitude, config.num_phase_samples
-          ),
+          loading.draw_phases(phase_fn, batch_key, magnitude, num_samples),
           0,
           1,
       )
@@ -206,7 +244,7 @@ def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
             "phases": phases[i],
             "role_index": np.int64(row),
         }
-        for field in ("sens", "labels", "phase"):
+        for field in ("sens", "labels", "phase", "sequence"):
           if field in inputs[i]:
             # `phase` is kept as `true_phase` for the phase-quality table.
             out["true_phase" if field == "phase" else field] = inputs[i][field]
@@ -227,9 +265,11 @@ def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
   return phase_store.read(directory, count=len(source), shapes=expected)
 
 
-def recon_config(config, arm: str, seed: int) -> ml_collections.ConfigDict:
-  """The recon config of one arm and seed."""
-  rc = checks.with_data(config.recon, config)
+def recon_config(
+    config, arm: str, seed: int, net: str = layout.PRIMARY
+) -> ml_collections.ConfigDict:
+  """The recon config of one net, arm and seed."""
+  rc = checks.with_data(config[net], config)
   rc.seed = seed
   rc.data.val_split = "validation"
   rc.eval.after_training = False
@@ -241,14 +281,14 @@ def recon_config(config, arm: str, seed: int) -> ml_collections.ConfigDict:
   return rc
 
 
-def recon_stage(config, workdir, arm, seed, roles, stores):
-  rc = recon_config(config, arm, seed)
+def recon_stage(config, workdir, arm, seed, roles, stores, net=layout.PRIMARY):
+  rc = recon_config(config, arm, seed, net)
   train_source = (
       roles["recon_train"] if arm == arms_lib.GROUND_TRUTH else stores[arm]
   )
   recon_train.train_and_evaluate(
       rc,
-      str(layout.recon_dir(workdir, arm, seed)),
+      str(layout.recon_dir(workdir, arm, seed, net)),
       sources={
           "train": train_source,
           "validation": roles["val"],
@@ -257,11 +297,13 @@ def recon_stage(config, workdir, arm, seed, roles, stores):
   )
 
 
-def eval_config(config, arm, seed, acceleration, center_fraction):
-  """The recon config of one arm and seed at one test acceleration."""
-  rc = recon_config(config, arm, seed)
-  rc.forward.accelerations = (float(acceleration),)
-  rc.forward.center_fractions = (float(center_fraction),)
+def eval_config(config, arm, seed, mask: layout.TestMask, net=layout.PRIMARY):
+  """The recon config of one net, arm and seed at one test mask."""
+  rc = recon_config(config, arm, seed, net)
+  rc.forward.accelerations = (mask.acceleration,)
+  rc.forward.center_fractions = (mask.center_fraction,)
+  if mask.mask_type:
+    rc.forward.mask_type = mask.mask_type
   return rc
 
 
@@ -283,10 +325,10 @@ def _near_labels(config) -> tuple[int, ...]:
   )
 
 
-def threshold_stage(config, workdir, roles) -> dict[str, float]:
-  """Per acceleration, the 99.9th percentile of the GT arm's blob response
-  on val (pooled over seeds); written once to val_thresholds.json."""
-  path = workdir / layout.THRESHOLDS
+def threshold_stage(config, workdir, roles, net=layout.PRIMARY):
+  """Per test mask, the 99.9th percentile of the GT arm's blob response
+  on val (pooled over seeds); written once per net."""
+  path = layout.thresholds_path(workdir, net)
   if path.exists():
     return json.loads(path.read_text())
   if arms_lib.GROUND_TRUTH not in config.arms:
@@ -295,13 +337,11 @@ def threshold_stage(config, workdir, roles) -> dict[str, float]:
         " arm; keep it in config.arms."
     )
   out = {}
-  for acceleration, fraction in config.eval.accelerations:
+  for mask in layout.test_masks(config):
     responses = []
     for seed in config.recon_seeds:
-      rc = eval_config(
-          config, arms_lib.GROUND_TRUTH, seed, acceleration, fraction
-      )
-      run_dir = layout.recon_dir(workdir, arms_lib.GROUND_TRUTH, seed)
+      rc = eval_config(config, arms_lib.GROUND_TRUTH, seed, mask, net)
+      run_dir = layout.recon_dir(workdir, arms_lib.GROUND_TRUTH, seed, net)
       params = restore_params(rc, str(run_dir))
       outputs, _ = recon_evaluation.score(rc, params, roles["val"], None)
       responses.append(
@@ -309,22 +349,32 @@ def threshold_stage(config, workdir, roles) -> dict[str, float]:
               outputs["pred"], outputs["target"], outputs.get("labels")
           )
       )
-    out[layout.r_key(acceleration)] = hallucination.threshold(
-        np.concatenate(responses)
-    )
+    out[mask.key] = hallucination.threshold(np.concatenate(responses))
   with atomic.replacing(path) as tmp:
     tmp.write_text(json.dumps(out, indent=2))
   return out
 
 
-def evaluation_stage(config, workdir, arm, seed, roles, thresholds):
-  """Scores one net on the test role at every acceleration (npz each)."""
-  for acceleration, fraction in config.eval.accelerations:
-    path = layout.eval_path(workdir, arm, seed, acceleration)
+def volume_sequences(outputs) -> np.ndarray:
+  """Each test volume's sequence family (its first slice's;
+  `kspace.simulator.sequences`, -1 unknown), in order of first appearance."""
+  names, first = np.unique(outputs["volume"], return_index=True)
+  first = np.sort(first)
+  if "sequence" not in outputs:
+    return np.full(len(first), -1, np.int32)
+  return np.asarray(outputs["sequence"])[first].astype(np.int32)
+
+
+def evaluation_stage(
+    config, workdir, arm, seed, roles, thresholds, net=layout.PRIMARY
+):
+  """Scores one net on the test role at every test mask (npz each)."""
+  for mask in layout.test_masks(config):
+    path = layout.eval_path(workdir, arm, seed, mask.key, net)
     if path.exists():
       continue
-    rc = eval_config(config, arm, seed, acceleration, fraction)
-    params = restore_params(rc, str(layout.recon_dir(workdir, arm, seed)))
+    rc = eval_config(config, arm, seed, mask, net)
+    params = restore_params(rc, str(layout.recon_dir(workdir, arm, seed, net)))
     outputs, _ = recon_evaluation.score(rc, params, roles["test"], None)
     _, per_volume = recon_evaluation.slice_and_volume_metrics(outputs)
     _, zero_filled = recon_evaluation.slice_and_volume_metrics(
@@ -334,7 +384,7 @@ def evaluation_stage(config, workdir, arm, seed, roles, thresholds):
         outputs["pred"],
         outputs["target"],
         outputs.get("labels"),
-        thresholds[layout.r_key(acceleration)],
+        thresholds[mask.key],
         _near_labels(config) if outputs.get("labels") is not None else (),
         config.eval.near_distance,
     )
@@ -348,6 +398,7 @@ def evaluation_stage(config, workdir, arm, seed, roles, thresholds):
     }
     names, first = np.unique(outputs["volume"], return_index=True)
     arrays["volume_ids"] = names[np.argsort(first)]
+    arrays["volume_sequence"] = volume_sequences(outputs)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic.replacing(path) as tmp:
       with tmp.open("wb") as f:

@@ -18,9 +18,11 @@ import matplotlib
 import numpy as np
 from etils import epath
 
+from kspace.simulator import sequences
 from recon import evaluation as recon_evaluation
 from runtime import stats
 from score_phase.scoring import sampler_scores
+from score_phase.scoring import spectra
 from launch.experiment import arms as arms_lib
 from launch.experiment import layout
 
@@ -35,15 +37,18 @@ RECON_METRICS = {
 }
 
 
-def load_evaluations(config, workdir: epath.Path) -> dict:
-  """{R key: {arm: {metric: (S, V) array, "figure_*": arrays}}}."""
+def load_evaluations(
+    config, workdir: epath.Path, net: str = layout.PRIMARY
+) -> dict:
+  """{test mask key: {arm: {metric: (S, V) array, "figure": arrays,
+  "sequence": (V,)}}} of one recon net."""
   out = {}
-  for acceleration, _ in config.eval.accelerations:
-    key = layout.r_key(acceleration)
+  for mask in layout.test_masks(config):
+    key = mask.key
     out[key] = {}
     for arm in config.arms:
       loaded = [
-          dict(np.load(layout.eval_path(workdir, arm, seed, acceleration)))
+          dict(np.load(layout.eval_path(workdir, arm, seed, key, net)))
           for seed in config.recon_seeds
       ]
       tables = {
@@ -66,49 +71,108 @@ def load_evaluations(config, workdir: epath.Path) -> dict:
       tables["figure"] = {
           k: loaded[0][f"figure_{k}"] for k in ("pred", "target", "zero_filled")
       }
+      # The same test volumes for every seed (files from before it: none).
+      tables["sequence"] = loaded[0].get("volume_sequence")
       out[key][arm] = tables
   return out
 
 
+# The arms every other arm is paired against, in report order.
+PAIRED_REFERENCES = (arms_lib.SMOOTH, "gan", arms_lib.GROUND_TRUTH)
+# The arms the answer is about: the SBDM, magnitude-only and told headers.
+SBDM_ARMS = ("sbdm", "sbdm_scan")
+
+# The sequence families tables are split by (`kspace.simulator.sequences`).
+FAMILIES = {
+    "gradient_echo": sequences.GRADIENT_ECHO,
+    "spin_echo": sequences.SPIN_ECHO,
+}
+
+
 def recon_results(config, evaluations) -> dict:
-  """Means, intervals and paired differences of every table."""
+  """Means, intervals and paired differences of every table, overall and
+  per sequence family (`by_sequence`, where the test volumes have one and a
+  family has two or more of them)."""
   level = config.eval.ci_level
   resamples = config.eval.bootstrap_resamples
   results = {}
   for r_key, arms in evaluations.items():
-    results[r_key] = {"arms": {}, "paired": {}}
-    for arm, tables in arms.items():
-      results[r_key]["arms"][arm] = {
-          name: (
-              stats.two_way_bootstrap(tables[name], level, resamples).as_dict()
-          )
-          for name in list(RECON_METRICS) + [
-              "hallucinations_near",
-              "hallucinations_elsewhere",
-              "zero_filled_psnr",
-          ]
-          if name in tables
-      }
-    for reference in (arms_lib.SMOOTH, arms_lib.GROUND_TRUTH):
-      if reference not in arms:
-        continue
-      results[r_key]["paired"][f"vs_{reference}"] = {
-          arm: {
-              name: (
-                  stats.two_way_bootstrap(
-                      arms[arm][name] - arms[reference][name], level, resamples
-                  ).as_dict()
-              )
-              for name in RECON_METRICS
-          }
-          for arm in arms
-          if arm != reference
-      }
+    results[r_key] = _intervals(arms, level, resamples)
+    sequence = next(iter(arms.values())).get("sequence")
+    if sequence is None:
+      continue
+    by_family = {}
+    for family, value in FAMILIES.items():
+      columns = np.asarray(sequence) == value
+      if columns.sum() >= 2:
+        by_family[family] = _intervals(
+            {
+                arm: {
+                    name: tables[name][:, columns]
+                    for name in RECON_METRICS
+                    if name in tables
+                }
+                for arm, tables in arms.items()
+            },
+            level,
+            resamples,
+        )
+        by_family[family]["num_volumes"] = int(columns.sum())
+    if by_family:
+      results[r_key]["by_sequence"] = by_family
   return results
 
 
-def phase_quality(config, stores: dict) -> dict:
-  """Proper scores of every pre-synthesized source on recon_train images.
+def _intervals(arms: dict, level: float, resamples: int) -> dict:
+  """{"arms": per-arm intervals, "paired": arm - reference intervals} of
+  per-arm (S, V) tables."""
+  result = {"arms": {}, "paired": {}}
+  for arm, tables in arms.items():
+    result["arms"][arm] = {
+        name: stats.two_way_bootstrap(tables[name], level, resamples).as_dict()
+        for name in list(RECON_METRICS) + [
+            "hallucinations_near",
+            "hallucinations_elsewhere",
+            "zero_filled_psnr",
+        ]
+        if name in tables
+    }
+  for reference in PAIRED_REFERENCES:
+    if reference not in arms:
+      continue
+    result["paired"][f"vs_{reference}"] = {
+        arm: {
+            name: (
+                stats.two_way_bootstrap(
+                    arms[arm][name] - arms[reference][name], level, resamples
+                ).as_dict()
+            )
+            for name in RECON_METRICS
+            if name in arms[arm]
+        }
+        for arm in arms
+        if arm != reference
+    }
+  return result
+
+
+def _scored_records(config, store, family: str | None = None) -> list:
+  """The first `eval.phase_quality_images` records of a store, those of one
+  sequence family only if `family` is given."""
+  count = min(config.eval.phase_quality_images, len(store))
+  records = [store[i] for i in range(count)]
+  if family is not None:
+    records = [
+        r
+        for r in records
+        if "sequence" in r and int(r["sequence"]) == FAMILIES[family]
+    ]
+  return records
+
+
+def phase_quality(config, stores: dict, family: str | None = None) -> dict:
+  """Proper scores of every pre-synthesized source on recon_train images
+  (of one sequence family, if given).
 
   `score_phase.scoring.sampler_scores` against each image's true phase (synthetic data;
   arms whose store has no `true_phase` are skipped), on the first
@@ -124,9 +188,8 @@ def phase_quality(config, stores: dict) -> dict:
   """
   accumulator = sampler_scores.Accumulator()
   for arm, store in stores.items():
-    count = min(config.eval.phase_quality_images, len(store))
-    records = [store[i] for i in range(count)]
-    if not records or "true_phase" not in records[0]:
+    records = _scored_records(config, store, family)
+    if len(records) < 2 or "true_phase" not in records[0]:
       continue
     samples = jnp.asarray(
         np.stack([r["phases"] for r in records], axis=1), jnp.float32
@@ -140,8 +203,78 @@ def phase_quality(config, stores: dict) -> dict:
   if not accumulator.scores:
     return {}
   return sampler_scores.summarize(
-      accumulator, reference="sbdm", level=config.eval.ci_level
+      accumulator,
+      reference="sbdm" if "sbdm" in accumulator.scores else None,
+      level=config.eval.ci_level,
   )
+
+
+def phase_quality_by_sequence(config, stores: dict) -> dict:
+  """`phase_quality` of each sequence family ({} without families)."""
+  return {
+      family: quality
+      for family in FAMILIES
+      if (quality := phase_quality(config, stores, family))
+  }
+
+
+def preflight(config, stores: dict, family: str | None = None) -> dict:
+  """The k-space each arm trains on, against the truth's, before any net:
+  per arm the high-frequency fraction (`score_phase.scoring.spectra`) of
+  magnitude x exp(i phase) over its scored images and samples, its paired
+  difference from the truth's with a bootstrap interval, and `flagged`
+  when it departs from the truth by more than the oracle arm does; the
+  mean radial spectra for the figure.
+
+  Returns:
+    {"truth": {...}, "arms": {arm: {...}}, "spectra": {name: list}} or {}
+    without ground-truth phase.
+  """
+  level = config.eval.ci_level
+  out, truth = {"arms": {}, "spectra": {}}, None
+  for arm, store in stores.items():
+    records = _scored_records(config, store, family)
+    if len(records) < 2 or "true_phase" not in records[0]:
+      continue
+    magnitude = np.stack([r["magnitude"] for r in records])
+    if truth is None:
+      truth_images = magnitude * np.exp(
+          1j * np.stack([r["true_phase"] for r in records])
+      )
+      truth = np.asarray(spectra.high_frequency_fraction(truth_images))
+      out["truth"] = stats.bootstrap(truth, level, seed=0).as_dict()
+      out["spectra"]["truth"] = np.asarray(
+          spectra.radial_power_spectrum(truth_images).mean(axis=0)
+      ).tolist()
+    phases = np.stack([r["phases"] for r in records], axis=1)  # (K, N, H, W)
+    images = magnitude[None] * np.exp(1j * phases)
+    fraction = np.asarray(
+        spectra.high_frequency_fraction(images.reshape(-1, *images.shape[2:]))
+    ).reshape(phases.shape[:2])
+    per_image = fraction.mean(axis=0)
+    out["arms"][arm] = {
+        "high_frequency_fraction": (
+            stats.bootstrap(per_image, level, seed=0).as_dict()
+        ),
+        "minus_truth": (
+            stats.paired_bootstrap(per_image, truth, level).as_dict()
+        ),
+    }
+    out["spectra"][arm] = np.asarray(
+        spectra.radial_power_spectrum(
+            images.reshape(-1, *images.shape[2:])
+        ).mean(axis=0)
+    ).tolist()
+  if truth is None:
+    return {}
+  bound = out["arms"].get("oracle", {}).get("minus_truth", {}).get("mean")
+  for arm, entry in out["arms"].items():
+    departure = abs(entry["minus_truth"]["mean"])
+    entry["flagged"] = bool(
+        bound is not None and arm != "oracle" and departure > abs(bound)
+    )
+  out["num_images"] = int(truth.size)
+  return out
 
 
 def _cell(stats: dict, fmt: str) -> str:
@@ -159,14 +292,14 @@ def _recon_table(results_r: dict) -> list[str]:
       ),
       "|---|---|---|---|---|",
   ]
-  for arm, stats in results_r["arms"].items():
+  for arm, row in results_r["arms"].items():
     lines.append(
-        f"| {arm} | {_cell(stats['psnr'], '{:.2f}')} |"
-        f" {_cell(stats['ssim'], '{:.4f}')} |"
-        f" {_cell(stats['nmse'], '{:.4f}')} |"
-        f" {_cell(stats['hallucinations'], '{:.2f}')}"
-        f" ({stats['hallucinations_near']['mean']:.2f} /"
-        f" {stats['hallucinations_elsewhere']['mean']:.2f}) |"
+        f"| {arm} | {_cell(row['psnr'], '{:.2f}')} |"
+        f" {_cell(row['ssim'], '{:.4f}')} |"
+        f" {_cell(row['nmse'], '{:.4f}')} |"
+        f" {_cell(row['hallucinations'], '{:.2f}')}"
+        f" ({row['hallucinations_near']['mean']:.2f} /"
+        f" {row['hallucinations_elsewhere']['mean']:.2f}) |"
     )
   return lines
 
@@ -185,12 +318,12 @@ def _paired_table(paired: dict) -> list[str]:
         "| arm | dPSNR (dB) | dSSIM | dNMSE | dhallucinations |",
         "|---|---|---|---|---|",
     ]
-    for arm, stats in arms.items():
+    for arm, row in arms.items():
       lines.append(
-          f"| {arm} | {_cell(stats['psnr'], '{:+.2f}')} |"
-          f" {_cell(stats['ssim'], '{:+.4f}')} |"
-          f" {_cell(stats['nmse'], '{:+.4f}')} |"
-          f" {_cell(stats['hallucinations'], '{:+.2f}')} |"
+          f"| {arm} | {_cell(row['psnr'], '{:+.2f}')} |"
+          f" {_cell(row['ssim'], '{:+.4f}')} |"
+          f" {_cell(row['nmse'], '{:+.4f}')} |"
+          f" {_cell(row['hallucinations'], '{:+.2f}')} |"
       )
   return lines
 
@@ -202,25 +335,49 @@ def _phase_table(quality: dict) -> list[str]:
 
 
 def _answer(results: dict, arms: Sequence[str]) -> list[str]:
-  """The headline: SBDM vs smooth and vs GT, and the PSNR ordering."""
+  """The headline: each SBDM arm vs smooth phase, the GAN and ground
+  truth, the share of the smooth-to-ground-truth gap it closes, and the
+  PSNR ordering."""
   lines = []
   for r_key, result in results.items():
     order = sorted(
         result["arms"], key=lambda a: -result["arms"][a]["psnr"]["mean"]
     )
     line = f"- **{r_key}**: PSNR order " + " > ".join(order) + "."
-    for reference in (arms_lib.SMOOTH, arms_lib.GROUND_TRUTH):
-      paired = result["paired"].get(f"vs_{reference}", {})
-      if "sbdm" in paired:
-        stats = paired["sbdm"]["psnr"]
+    for arm in SBDM_ARMS:
+      for reference in PAIRED_REFERENCES:
+        paired = result["paired"].get(f"vs_{reference}", {})
+        if arm in paired:
+          psnr, ssim = paired[arm]["psnr"], paired[arm]["ssim"]
+          line += (
+              f" {arm} - {reference}: {psnr['mean']:+.2f} dB"
+              f" [{psnr['ci_low']:+.2f}, {psnr['ci_high']:+.2f}], SSIM"
+              f" {ssim['mean']:+.4f} [{ssim['ci_low']:+.4f},"
+              f" {ssim['ci_high']:+.4f}]."
+          )
+      gap = gap_closed(result, arm)
+      if gap is not None:
         line += (
-            f" SBDM - {reference}: {stats['mean']:+.2f} dB"
-            f" [{stats['ci_low']:+.2f}, {stats['ci_high']:+.2f}]."
+            f" {arm} closes {gap:.0%} of the {arms_lib.SMOOTH}-to-ground-truth"
+            " PSNR gap."
         )
     lines.append(line)
   if "sbdm" not in arms:
     lines.append("- (no SBDM arm in this run)")
   return lines
+
+
+def gap_closed(result: dict, arm: str) -> float | None:
+  """(arm - smooth) / (ground truth - smooth) in mean PSNR, or None where
+  the gap itself is not resolved (its paired interval includes 0: a share
+  of it would mean nothing)."""
+  paired = result["paired"].get(f"vs_{arms_lib.SMOOTH}", {})
+  if arm not in paired or arms_lib.GROUND_TRUTH not in paired:
+    return None
+  gap = paired[arms_lib.GROUND_TRUTH]["psnr"]
+  if gap["ci_low"] <= 0:
+    return None
+  return paired[arm]["psnr"]["mean"] / gap["mean"]
 
 
 def _evidence(config, results, quality, role_sizes, phase_models) -> list[str]:
@@ -278,4 +435,81 @@ def _evidence(config, results, quality, role_sizes, phase_models) -> list[str]:
       f" {trained}; each recon net {config.recon.train.num_steps} steps on"
       f" {role_sizes.get('recon_train')} recon_train images."
   )
+  return lines
+
+
+def _family_table(by_sequence: dict) -> list[str]:
+  """PSNR / SSIM per arm and sequence family, and arm - smooth phase."""
+  families = list(by_sequence)
+  header = "| arm |" + "".join(
+      f" {f.replace('_', ' ')} PSNR | d vs {arms_lib.SMOOTH} | SSIM |"
+      for f in families
+  )
+  lines = [
+      "By sequence family ("
+      + ", ".join(
+          f"{f.replace('_', ' ')}: {by_sequence[f]['num_volumes']} volumes"
+          for f in families
+      )
+      + "):",
+      "",
+      header,
+      "|---|" + "---|---|---|" * len(families),
+  ]
+  arms = list(by_sequence[families[0]]["arms"])
+  for arm in arms:
+    cells = []
+    for family in families:
+      result = by_sequence[family]
+      paired = result["paired"].get(f"vs_{arms_lib.SMOOTH}", {}).get(arm)
+      cells += [
+          _cell(result["arms"][arm]["psnr"], "{:.2f}"),
+          _cell(paired["psnr"], "{:+.2f}") if paired else "0",
+          _cell(result["arms"][arm]["ssim"], "{:.4f}"),
+      ]
+    lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+  return lines
+
+
+def _preflight_table(preflight: dict) -> list[str]:
+  """The high-frequency fraction of each arm's training k-space against
+  the truth's, overall and per family; flagged arms depart from the truth
+  by more than the oracle."""
+  overall = preflight.get("all")
+  if not overall:
+    return ["(no ground-truth phase in recon_train: not checked)"]
+  families = [f for f in preflight if f != "all"]
+  center = f"1/{1 / spectra.CENTER_FRACTION:g}"
+  lines = [
+      (
+          "Share of k-space energy outside the central block"
+          f" ({center} of each side) of magnitude x exp(i phase) over the"
+          f" {overall['num_images']} scored images and their samples, and"
+          " its paired difference from the truth's (coil-free). Flagged"
+          " (**!**): the arm departs from the truth by more than the oracle"
+          " does; a rough phase adds high-frequency energy the recon net"
+          " learns to undo. The spectra are in the figure kspace_spectra."
+      ),
+      "",
+      "| arm | high-frequency fraction | arm - truth |"
+      + "".join(f" {f.replace('_', ' ')}: arm - truth |" for f in families),
+      "|---|---|---|" + "---|" * len(families),
+      f"| truth | {_cell(overall['truth'], '{:.4f}')} | 0 |"
+      + " 0 |" * len(families),
+  ]
+  for arm, entry in overall["arms"].items():
+    flag = " **!**" if entry["flagged"] else ""
+    cells = [
+        _cell(entry["high_frequency_fraction"], "{:.4f}"),
+        _cell(entry["minus_truth"], "{:+.4f}") + flag,
+    ]
+    for family in families:
+      by_family = preflight[family]["arms"].get(arm)
+      cells.append(
+          _cell(by_family["minus_truth"], "{:+.4f}")
+          + (" **!**" if by_family["flagged"] else "")
+          if by_family
+          else "-"
+      )
+    lines.append(f"| {arm} | " + " | ".join(cells) + " |")
   return lines

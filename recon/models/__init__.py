@@ -41,6 +41,8 @@ def _varnet(config, num_low_frequencies, **common) -> nn.Module:
       dc_weight_init=config.dc_weight_init,
       std_eps=config.std_eps,
       rss_eps=config.rss_eps,
+      # (Runs from before the option have no field: estimated.)
+      estimate_sens=config.get("estimate_sens", True),
       **common,
   )
 

@@ -209,6 +209,10 @@ class VarNet(nn.Module):
     rss_eps: sensitivity normalisation epsilon.
     dtype: compute dtype of every U-Net (the physics stays complex64).
     remat: recompute the U-Nets' block activations in the backward pass.
+    estimate_sens: estimate coil maps with the sensitivity U-Net; False
+      (single coil only) uses a map of ones, as a single-coil VarNet does:
+      one estimated "map" would be the low-resolution phase, divided out
+      before each cascade's U-Net.
   """
 
   num_cascades: int
@@ -224,6 +228,7 @@ class VarNet(nn.Module):
   rss_eps: float
   dtype: jnp.dtype = jnp.float32
   remat: bool = False
+  estimate_sens: bool = True
 
   def _norm_unet(self, chans: int, num_pools: int):
     return functools.partial(
@@ -250,11 +255,20 @@ class VarNet(nn.Module):
       (B, H, W) float32 RSS reconstruction.
     """
     masked_kspace = masked_kspace.astype(jnp.complex64)
-    sens = SensitivityModel(
-        self.num_low_frequencies,
-        self._norm_unet(self.sens_chans, self.sens_pools),
-        self.rss_eps,
-    )(masked_kspace, mask)
+    if self.estimate_sens:
+      sens = SensitivityModel(
+          self.num_low_frequencies,
+          self._norm_unet(self.sens_chans, self.sens_pools),
+          self.rss_eps,
+      )(masked_kspace, mask)
+    elif masked_kspace.shape[1] != 1:
+      raise ValueError(
+          "model.estimate_sens=False needs single-coil k-space, got"
+          f" {masked_kspace.shape[1]} coils: set forward.num_coils=1 or"
+          " model.estimate_sens=True."
+      )
+    else:
+      sens = jnp.ones_like(masked_kspace)
     kspace = masked_kspace
     for _ in range(self.num_cascades):
       kspace = VarNetBlock(

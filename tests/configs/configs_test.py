@@ -141,6 +141,7 @@ def test_known_arms_keep_their_order_and_pre_synthesis_keys():
       "gan",
       "oracle",
       "ground_truth",
+      "sbdm_scan",
   ]
   assert [arms[a].rng_index for a in by_index] == list(range(len(arms)))
   assert experiment_config.ARMS == (
@@ -152,7 +153,11 @@ def test_known_arms_keep_their_order_and_pre_synthesis_keys():
       "oracle",
       "ground_truth",
   )
-  assert experiment_config.arms_of_kind("learned") == ("gan", "sbdm")
+  assert experiment_config.arms_of_kind("learned") == (
+      "gan",
+      "sbdm",
+      "sbdm_scan",
+  )
   assert experiment_config.arms_of_kind("record") == ("oracle", "ground_truth")
   kinds = {arm.kind for arm in arms.values()}
   assert kinds == {"baseline", "learned", "record"}

@@ -40,9 +40,14 @@ def test_report_covers_every_arm_with_finite_metrics(finished):
   assert report == workdir / "report.md"
   text = report.read_text()
   results = json.loads((workdir / "results.json").read_text())
-  assert set(results["recon"]) == {"R4", "R8"}
-  for r_key, result in results["recon"].items():
-    assert f"## Test reconstruction, {r_key}" in text
+  keys = {"R4", "R8", "R4_equispaced"}
+  assert set(results["recon"]) == set(results["recon_secondary"]) == keys
+  assert "## Second recon net: varnet" in text
+  for r_key, result in [
+      *results["recon"].items(),
+      *results["recon_secondary"].items(),
+  ]:
+    assert f"Test reconstruction, {r_key}" in text
     assert list(result["arms"]) == list(config.arms)
     for arm, stats in result["arms"].items():
       for name in ("psnr", "ssim", "nmse", "hallucinations"):
@@ -53,10 +58,23 @@ def test_report_covers_every_arm_with_finite_metrics(finished):
             <= stats[name]["ci_high"]
         )
       assert f"| {arm} |" in text
-    assert set(result["paired"]) == {"vs_smooth_polynomial", "vs_ground_truth"}
+    assert set(result["paired"]) == {
+        "vs_smooth_polynomial",
+        "vs_gan",
+        "vs_ground_truth",
+    }
+  # Every presynthesized arm, the header-aware one too, scored on
+  # phases drawn apart (K = eval.phase_quality_samples).
   assert set(results["phase_quality"]["sources"]) == set(config.arms) - {
       "ground_truth"
   }
+  assert "sbdm_scan - smooth_polynomial" in text
+  assert f"K = {config.eval.phase_quality_samples} samples per image" in text
+  preflight = results["preflight"]["all"]
+  assert set(preflight["arms"]) == set(config.arms) - {"ground_truth"}
+  assert 0 < preflight["truth"]["mean"] < 1
+  assert not preflight["arms"]["oracle"]["flagged"]
+  assert "## Pre-flight" in text
   assert results["roles"] == {
       "phase_train": 8,
       "recon_train": 8,
@@ -69,7 +87,12 @@ def test_report_covers_every_arm_with_finite_metrics(finished):
       "step": sbdm_steps,
   }
   assert f"SBDM trained {sbdm_steps} steps on 8 phase_train images" in text
-  for name in ("phase_samples.png", "reconstructions_R4.png"):
+  for name in (
+      "phase_samples.png",
+      "reconstructions_R4.png",
+      "reconstructions_R4_equispaced.png",
+      "kspace_spectra.png",
+  ):
     assert (workdir / "figures" / name).read_bytes()[:4] == b"\x89PNG"
   assert not list(workdir.rglob("*.tmp*"))
 
@@ -77,9 +100,9 @@ def test_report_covers_every_arm_with_finite_metrics(finished):
 def test_metrics_are_scored_on_the_test_records_ground_truth(finished):
   config, workdir, _ = finished
   roles = stages.data_stage(config, workdir)
-  arm, seed, (acceleration, fraction) = "zero", 1, config.eval.accelerations[0]
-  saved = np.load(layout.eval_path(workdir, arm, seed, acceleration))
-  rc = stages.eval_config(config, arm, seed, acceleration, fraction)
+  arm, seed, mask = "zero", 1, layout.test_masks(config)[0]
+  saved = np.load(layout.eval_path(workdir, arm, seed, mask.key))
+  rc = stages.eval_config(config, arm, seed, mask)
   params = stages.restore_params(rc, str(layout.recon_dir(workdir, arm, seed)))
   test = [roles["test"][i] for i in range(len(roles["test"]))]
   outputs, _ = recon_evaluation.score(rc, params, test, None)
@@ -99,7 +122,7 @@ def test_a_rerun_reuses_every_stage_and_redoes_a_missing_output(finished):
   stores = sorted((workdir / "presynthesis").iterdir())
   stamps = {p: p.stat().st_mtime_ns for p in stores}
   results = json.loads((workdir / "results.json").read_text())
-  missing = layout.eval_path(workdir, "sbdm", 2, 8.0)
+  missing = layout.eval_path(workdir, "sbdm", 2, "R8")
   missing.unlink()
   (workdir / "report.md").unlink()
   pipeline.run(config, str(workdir))
@@ -152,7 +175,14 @@ def test_registry_path_trains_on_the_registry_and_scores_ground_truth(
       manual / "vol.nii.gz", (disc * 300.0)[..., None].astype(np.float32)
   )
   registry = experiment_config.get_config("registry")
-  assert registry.arms == ("smooth_polynomial", "sbdm", "ground_truth")
+  # The header-aware arm, told the DICOM headers' scan parameters.
+  assert registry.arms == (
+      "smooth_polynomial",
+      "sbdm",
+      "sbdm_scan",
+      "ground_truth",
+  )
+  assert registry.sbdm.model.scan_conditioning
   with pytest.raises(checks.ExperimentError, match="registry.manual_dir"):
     pipeline.run(registry, str(tmp_path / "nothing"))
   run_config = _tiny_config(config.data.data_dir)
@@ -164,8 +194,6 @@ def test_registry_path_trains_on_the_registry_and_scores_ground_truth(
   # The named run's checkpoint, not this config's budget, made the phases.
   trained = config.sbdm.train.num_steps
   run_config.sbdm.train.num_steps = trained + 100
-  run_config.sbdm_scan_parameters = registry.sbdm_scan_parameters
-  assert run_config.sbdm_scan_parameters  # the headers' scan parameters
   report = pipeline.run(run_config, str(tmp_path / "run"))
   results = json.loads((tmp_path / "run" / "results.json").read_text())
   assert results["roles"]["registry_train"] == 7  # 2 series x 3 + 1 slice
@@ -175,9 +203,10 @@ def test_registry_path_trains_on_the_registry_and_scores_ground_truth(
   assert f"sbdm step {trained} of {workdir}/phase/sbdm" in report.read_text()
   for result in results["recon"].values():
     assert list(result["arms"]) == list(registry.arms)
-  # The phases were drawn for the registry's magnitudes.
+  # The phases were drawn for the registry's magnitudes (none to score:
+  # a registry has no true phase).
   stores = list((tmp_path / "run" / "presynthesis").iterdir())
-  assert len(stores) == 2
+  assert len(stores) == 3
   roles = stages.data_stage(run_config, tmp_path / "run")
   first = roles["registry_train"][0]["magnitude"]
   store = stages.presynthesis_stage(
