@@ -13,6 +13,7 @@ from score_phase import scan_params
 from score_phase.sbdm import diagnostics
 from score_phase.sbdm import layers
 from score_phase.sbdm import state as sbdm_state
+from score_phase.sbdm import trainer as sbdm_trainer
 
 
 def _config(scan_conditioning, scale_shift_norm=True):
@@ -26,7 +27,9 @@ def _config(scan_conditioning, scale_shift_norm=True):
 
 def _batches(size, count=2, per_batch=4):
   records = [
-      generator.generate_example(generator.example_rng(0, "validation", i), size)
+      generator.generate_example(
+          generator.example_rng(0, "validation", i), size
+      )
       for i in range(count * per_batch)
   ]
   batches = []
@@ -125,3 +128,27 @@ def test_scale_shift_norm_scales_the_normalised_features():
   assert additive.init(jax.random.key(2), x, temb)["params"]["Dense_0"][
       "kernel"
   ].shape == (16, 8)
+
+
+@pytest.mark.slow  # trains a tiny run and builds its dataset
+def test_run_scores_a_training_runs_newest_checkpoint(tmp_path):
+  config = _config(scan_conditioning=True)
+  config.data.data_dir = str(tmp_path / "tfds")
+  config.train.num_steps = 2
+  config.train.checkpoint_every = 2
+  config.train.async_checkpoint = False
+  run = tmp_path / "run"
+  sbdm_trainer.train_and_evaluate(config, str(run))
+  summary = diagnostics.run(run, num_images=16, batch_size=8)
+  assert list(summary) == [f"{s:g}" for s in diagnostics.NOISE_LEVELS]
+  for entry in summary.values():
+    assert entry["num_images"] == 16
+    assert all(np.isfinite(entry[c]) for c in diagnostics.CONDITIONS)
+  plain = _config(scan_conditioning=False)
+  plain.data.data_dir = config.data.data_dir
+  plain.train.num_steps = 2
+  plain.train.checkpoint_every = 2
+  plain.train.async_checkpoint = False
+  sbdm_trainer.train_and_evaluate(plain, str(tmp_path / "plain"))
+  with pytest.raises(ValueError, match="no header to test"):
+    diagnostics.run(tmp_path / "plain")
