@@ -144,6 +144,7 @@ _VARIANTS = {
         ),
         "eval.phase_quality_images": 8,
         "eval.phase_quality_samples": 3,
+        "eval.phase_references": ("oracle_a_unrevealed",),
         "eval.figure_images": 2,
     },
     "demo": {
@@ -209,6 +210,7 @@ _VARIANTS["cpu64_varnet"] = {
     ),
     "eval.phase_quality_images": 96,
     "eval.phase_quality_samples": 8,
+    "eval.phase_references": ("oracle_a", "oracle_a_unrevealed"),
     "scope": (
         "64x64 synthetic_mri, the paper's recon network at a CPU's size, 5"
         " seeds: enough power to decide whether SBDM phase beats smooth and"
@@ -345,6 +347,10 @@ def _base_config() -> ml_collections.ConfigDict:
   # Phases per scored image, drawn apart from the training ones (0: score
   # the K training phases).
   evaluation.phase_quality_samples = 0
+  # With phase_quality_samples: oracles scored beside the arms (no net
+  # trains on them; score_phase.evaluation.ORACLES), e.g. oracle_a_unrevealed,
+  # the reachable reference of the header-aware arm.
+  evaluation.phase_references = ()
   evaluation.figure_images = 3
 
   # prepare_data's overview figure (also written by the data stage): its

@@ -8,6 +8,7 @@ from launch.experiment import arms as arms_lib
 from recon import losses as recon_losses
 from recon import models as recon_models
 from runtime import optimizers
+from score_phase import evaluation as phase_evaluation
 from score_phase.gan import model as gan_model
 from score_phase.sbdm import networks
 
@@ -49,6 +50,17 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         f"{arms_lib.phase_model(arm)}_workdir"
     ):
       check_told_header(arm, "config." + arms_lib.phase_model(arm), config)
+  oracles = phase_evaluation.ORACLES
+  unknown = sorted(set(config.eval.phase_references) - set(oracles))
+  if unknown:
+    raise ExperimentError(
+        f"Unknown eval.phase_references {unknown}; known: {sorted(oracles)}."
+    )
+  if config.eval.phase_references and config.data.name != "synthetic_mri":
+    raise ExperimentError(
+        "eval.phase_references rescan synthetic anatomy; set it to () for"
+        f" data.name={config.data.name!r}."
+    )
   if "oracle" in config.arms and config.registry.manual_dir:
     raise ExperimentError(
         "The oracle arm rescans synthetic anatomy, which a registry does not"

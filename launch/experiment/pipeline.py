@@ -51,16 +51,18 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
   seeds = tuple(config.recon_seeds)
   nets = layout.nets(config)
   # (A registry's images have no true phase to score against.)
-  scored = (
-      config.eval.phase_quality_samples > 0 and not config.registry.manual_dir
-  )
   presynthesized = [a for a in arms if a != arms_lib.GROUND_TRUTH]
+  # What the report scores, drawn apart: every presynthesized arm and the
+  # phase references (oracles no net trains on).
+  scored = presynthesized + list(config.eval.phase_references)
+  if not config.eval.phase_quality_samples or config.registry.manual_dir:
+    scored = []
   runs = len(arms) * len(seeds) * len(nets)
   tracker = progress.Progress(
       ["data"]
       + ["phase model"] * len(learned)
       + ["presynthesis"] * len(presynthesized)
-      + ["phase scores"] * (len(presynthesized) if scored else 0)
+      + ["phase scores"] * len(scored)
       + ["recon"] * runs
       + ["threshold"] * len(nets)
       + ["evaluation"] * runs
@@ -85,20 +87,18 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
       )
       for arm in presynthesized
   }
-  # The phases the report scores: drawn apart (more per image) or the
+  # The phases the report scores: drawn apart (more per image), or the
   # training ones.
-  scoring = stores
-  if scored:
-    scoring = {
-        arm: tracker.step(
-            f"phase scores: {arm} (K={config.eval.phase_quality_samples} on"
-            f" {config.eval.phase_quality_images} images)",
-            lambda arm=arm: stages.scoring_stage(
-                config, workdir, arm, roles, phase_dirs
-            ),
-        )
-        for arm in presynthesized
-    }
+  scoring = {
+      arm: tracker.step(
+          f"phase scores: {arm} (K={config.eval.phase_quality_samples} on"
+          f" {config.eval.phase_quality_images} images)",
+          lambda arm=arm: stages.scoring_stage(
+              config, workdir, arm, roles, phase_dirs
+          ),
+      )
+      for arm in scored
+  } or stores
   for net in nets:
     for arm in arms:
       for seed in seeds:

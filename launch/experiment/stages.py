@@ -31,6 +31,7 @@ from recon import train as recon_train
 from runtime import atomic
 from runtime import parallel
 from runtime import train_loop
+from score_phase import evaluation as phase_evaluation
 from score_phase import loading
 from score_phase import scan_params
 from score_phase.gan import model as gan_model
@@ -114,11 +115,17 @@ def normalized_magnitudes(records: Sequence[dict]) -> np.ndarray:
 
 
 def _phase_fn_factory(config, arm, phase_dirs, split):
-  """records -> PhaseFn for `arm`; only the record-bound arms (oracle,
-  ground truth) need the records, the others are built once."""
-  if arm == "oracle":
+  """records -> PhaseFn for `arm` (or a phase reference); only the
+  record-bound ones (oracles, ground truth) need the records, the others
+  are built once."""
+  if arm == "oracle" or arm in phase_evaluation.ORACLES:
+    redraw = phase_evaluation.ORACLES.get(arm, "acquisition")
     return lambda records: lookup.get_phase_fn(
-        arm, records=records, split=split, dataset_seed=config.data.seed
+        "oracle",
+        records=records,
+        split=split,
+        dataset_seed=config.data.seed,
+        redraw=redraw,
     )
   if arm == arms_lib.GROUND_TRUTH:
     return lambda records: lookup.get_phase_fn(arm, records=records)
@@ -158,7 +165,9 @@ def store_key(
       "arm": arm,
       "checkpoint": checkpoint,
       "kwargs": kwargs.to_dict(),
-      "scan_parameters": arms_lib.told_header(arm),
+      "scan_parameters": (
+          arm in arms_lib.KNOWN_ARMS and arms_lib.told_header(arm)
+      ),
       "seed": config.seed,
       "num_samples": num_samples or config.num_phase_samples,
       "data": train_loop.as_json(config.data),
@@ -169,6 +178,8 @@ def store_key(
 # Folded into an arm's key for the phases drawn only to score it, so they
 # are independent of the ones its recon nets train on.
 SCORING_STREAM = 1 << 20
+# The PRNG index of the phase references (no arm has one this large).
+REFERENCE_STREAM = 1000
 
 
 def presynthesis_stage(config, workdir, arm, roles, phase_dirs):
@@ -189,12 +200,17 @@ def scoring_stage(config, workdir, arm, roles, phase_dirs):
   """`eval.phase_quality_samples` phases per image of the first
   `eval.phase_quality_images` recon_train magnitudes, drawn apart from the
   training ones to score the arm's phase (more samples per image than the
-  recon nets need)."""
+  recon nets need); `arm` may also be one of `eval.phase_references` (an
+  oracle of `score_phase.evaluation.ORACLES`, scored, not trained on)."""
   targets = _phase_targets(roles)
   source = targets.head(
       config.eval.phase_quality_images, f"{targets.name}_scored"
   )
-  key = jax.random.fold_in(jax.random.key(config.seed), arms_lib.arm_index(arm))
+  if arm in arms_lib.KNOWN_ARMS:
+    index = arms_lib.arm_index(arm)
+  else:
+    index = REFERENCE_STREAM + list(phase_evaluation.ORACLES).index(arm)
+  key = jax.random.fold_in(jax.random.key(config.seed), index)
   return _presynthesize(
       config,
       workdir,

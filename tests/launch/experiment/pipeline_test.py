@@ -65,13 +65,14 @@ def test_report_covers_every_arm_with_finite_metrics(finished):
     }
   # Every presynthesized arm, the header-aware one too, scored on
   # phases drawn apart (K = eval.phase_quality_samples).
-  assert set(results["phase_quality"]["sources"]) == set(config.arms) - {
-      "ground_truth"
-  }
+  # Also the reachable reference of the header-aware arm, scored only.
+  assert set(results["phase_quality"]["sources"]) == (
+      set(config.arms) - {"ground_truth"} | {"oracle_a_unrevealed"}
+  )
   assert "sbdm_scan - smooth_polynomial" in text
   assert f"K = {config.eval.phase_quality_samples} samples per image" in text
   preflight = results["preflight"]["all"]
-  assert set(preflight["arms"]) == set(config.arms) - {"ground_truth"}
+  assert set(preflight["arms"]) == set(results["phase_quality"]["sources"])
   assert 0 < preflight["truth"]["mean"] < 1
   assert not preflight["arms"]["oracle"]["flagged"]
   assert "## Pre-flight" in text
@@ -145,6 +146,10 @@ def test_bad_configs_fail_with_the_fix(finished, tmp_path):
   bad.sbdm_workdir = str(workdir / "phase" / "sbdm")  # trained on this data
   with pytest.raises(checks.ExperimentError, match="leak.*data.seed=1"):
     pipeline.run(bad, str(tmp_path / "leak"))
+  bad = _tiny_config(config.data.data_dir)
+  bad.eval.phase_references = ("oracle_c",)
+  with pytest.raises(checks.ExperimentError, match="oracle_c"):
+    pipeline.run(bad, str(tmp_path / "d"))
   bad = _tiny_config(config.data.data_dir)
   bad.num_phase_samples = 1
   with pytest.raises(checks.ExperimentError, match="K >= 2"):
