@@ -133,6 +133,8 @@ _VARIANTS = {
         "gan": "tiny,steps=4",
         "recon": "experiment_quicktest",
         "recon_secondary": "experiment_quicktest,model=varnet",
+        # The validation curve in the report.
+        "recon.train.eval_every": 2,
         "arms": ARMS + ("sbdm_scan",),
         "data.num_train": 32,
         "data.num_val": 8,

@@ -33,6 +33,10 @@ def write(
       net: tables.recon_results(config, evaluation)
       for net, evaluation in evaluations.items()
   }
+  curves = {
+      net: tables.validation_curves(config, workdir, net)
+      for net in layout.nets(config)
+  }
   quality = tables.phase_quality(config, stores)
   preflight = {"all": tables.preflight(config, stores)}
   for family in tables.FAMILIES:
@@ -56,6 +60,7 @@ def write(
           config, stores
       ),
       "preflight": preflight,
+      "validation_curves": curves,
   }
   if layout.SECONDARY in results:
     summary[layout.SECONDARY] = results[layout.SECONDARY]
@@ -168,6 +173,10 @@ def markdown(config, summary: dict) -> list[str]:
       ),
   ]
   lines += _net_sections(results, "")
+  lines += [
+      "",
+      *tables._curve_table(summary["validation_curves"][layout.PRIMARY]),
+  ]
   if layout.SECONDARY in summary:
     secondary = config[layout.SECONDARY]
     lines += [
@@ -180,6 +189,10 @@ def markdown(config, summary: dict) -> list[str]:
         ),
     ]
     lines += _net_sections(summary[layout.SECONDARY], "### ")
+    lines += [
+        "",
+        *tables._curve_table(summary["validation_curves"][layout.SECONDARY]),
+    ]
     lines += [
         "",
         "Hallucination thresholds of the second net: "

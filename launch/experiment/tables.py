@@ -11,6 +11,7 @@ the spread of the test set widen them; paired differences resample the same
 exists only when everything it shows does.
 """
 
+import json
 from collections.abc import Sequence
 
 import jax.numpy as jnp
@@ -512,4 +513,74 @@ def _preflight_table(preflight: dict) -> list[str]:
           else "-"
       )
     lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+  return lines
+
+
+def validation_curves(config, workdir, net: str = layout.PRIMARY) -> dict:
+  """{arm: {"steps": [...], metric: [mean over seeds]}} of the validation
+  the recon runs logged during training (`val/<metric>` in metrics.jsonl;
+  {} when the net's recon config validates only at the end)."""
+  if not config[net].train.eval_every:
+    return {}
+  curves = {}
+  for arm in config.arms:
+    per_seed = []
+    for seed in config.recon_seeds:
+      path = layout.recon_dir(workdir, arm, seed, net) / "metrics.jsonl"
+      rows = {}  # step -> row; a resumed run's later row wins
+      if path.exists():
+        for line in path.read_text().splitlines():
+          row = json.loads(line)
+          if "val/psnr" in row:
+            rows[row["step"]] = row
+      per_seed.append(rows)
+    steps = sorted(set.intersection(*(set(r) for r in per_seed)))
+    if not steps:
+      continue
+    curves[arm] = {"steps": steps}
+    for name in ("psnr", "ssim"):
+      curves[arm][name] = [
+          float(np.mean([rows[step][f"val/{name}"] for rows in per_seed]))
+          for step in steps
+      ]
+  return curves
+
+
+def _curve_table(curves: dict) -> list[str]:
+  """Validation PSNR per arm at each logged step, and its change over the
+  last quarter of training (about 0: the curve has flattened)."""
+  if not curves:
+    return []
+  arms = list(curves)
+  steps = curves[arms[0]]["steps"]
+  lines = [
+      (
+          "Validation PSNR (dB) during training, mean over seeds (the"
+          " validation role, the net's training masks):"
+      ),
+      "",
+      "| step | " + " | ".join(arms) + " |",
+      "|---|" + "---|" * len(arms),
+  ]
+  for index, step in enumerate(steps):
+    cells = [
+        f"{curves[arm]['psnr'][index]:.2f}"
+        if step in curves[arm]["steps"]
+        else "-"
+        for arm in arms
+    ]
+    lines.append(f"| {step} | " + " | ".join(cells) + " |")
+  changes = []
+  for arm in arms:
+    arm_steps, psnr = curves[arm]["steps"], curves[arm]["psnr"]
+    start = next(
+        i for i, s in enumerate(arm_steps) if s >= 0.75 * arm_steps[-1]
+    )
+    changes.append(f"{arm} {psnr[-1] - psnr[start]:+.2f}")
+  lines += [
+      "",
+      "Change over the last quarter of training (dB): "
+      + ", ".join(changes)
+      + ".",
+  ]
   return lines

@@ -76,6 +76,11 @@ def test_report_covers_every_arm_with_finite_metrics(finished):
   assert 0 < preflight["truth"]["mean"] < 1
   assert not preflight["arms"]["oracle"]["flagged"]
   assert "## Pre-flight" in text
+  # The primary net validated during training (steps 2 and 4).
+  curve = results["validation_curves"]["recon"]["sbdm"]
+  assert curve["steps"] == [2, 4] and len(curve["psnr"]) == 2
+  assert results["validation_curves"]["recon_secondary"] == {}
+  assert "Change over the last quarter of training" in text
   assert results["roles"] == {
       "phase_train": 8,
       "recon_train": 8,
