@@ -9,6 +9,8 @@ setuptools.setup(
         "Conditional score-based phase synthesis for training accelerated-MRI"
         " reconstruction networks from magnitude-only images."
     ),
+    license="Apache-2.0",
+    license_files=["LICENSE"],
     python_requires=">=3.10",
     packages=setuptools.find_packages(
         include=[
@@ -45,17 +47,22 @@ setuptools.setup(
         "pydicom>=3.0",
         "nibabel>=5.2",
         "pillow>=10",
-        # Compressed DICOM, as PACS exports are: JPEG baseline / extended /
-        # lossless and JPEG-LS (libjpeg, GPL-3.0), JPEG 2000 (openjpeg),
-        # RLE (rle); uncompressed needs none.
+        # Compressed DICOM, as PACS exports are, without GPL code: JPEG 2000
+        # (openjpeg, MIT), RLE (rle, MIT), 8-bit JPEG baseline / extended
+        # (Pillow). JPEG lossless, JPEG-LS and 12-bit JPEG need the `jpeg`
+        # extra below; uncompressed needs none.
         "pylibjpeg>=2.0",
-        "pylibjpeg-libjpeg>=2.1",
         "pylibjpeg-openjpeg>=2.3",
         "pylibjpeg-rle>=2.0",
         # recon.metrics (Student-t intervals), recon.hallucination (labels).
         "scipy>=1.12",
     ],
     extras_require={
+        # JPEG lossless (the most common lossless PACS compression), JPEG-LS
+        # and 12-bit JPEG baseline / extended DICOM: libjpeg is GPL-3.0, so
+        # it is opt-in (pip install -e ".[jpeg]"); without it such a file is
+        # skipped with the reason "missing_decoder", naming this extra.
+        "jpeg": ["pylibjpeg-libjpeg>=2.1"],
         "test": [
             "pytest>=8",
             # Both cores for the suite (pytest.ini: -n 2).
@@ -63,6 +70,9 @@ setuptools.setup(
             "scikit-image>=0.24",
             # Independent encoders for the compressed-DICOM tests.
             "imagecodecs>=2024.1",
+            # The `jpeg` extra, so that the suite decodes every JPEG kind
+            # (tests/setup_test.py checks the two lists agree).
+            "pylibjpeg-libjpeg>=2.1",
         ],
     },
 )

@@ -163,6 +163,14 @@ def get_data_config(image_size: int = 128) -> ml_collections.ConfigDict:
   # When file names carry patient identifiers: store salted hashes of them.
   data.registry.hash_sources = False
   data.registry.source_salt = ""
+  # Derived DICOM series (ImageType DERIVED / SECONDARY: reformats, maps
+  # such as ADC) are skipped as "derived"; True keeps them, marked.
+  data.registry.keep_derived = False
+  # fastmri only: the build fails when more than this share of the .h5
+  # files is bad (truncated, another schema, NaN); they are skipped and
+  # listed otherwise. More than a few bad official files is a broken copy.
+  data.fastmri = ml_collections.ConfigDict()
+  data.fastmri.max_skipped_fraction = 0.05
   return data
 
 

@@ -14,10 +14,11 @@ Datasets (each builder module's docstring documents its feature dict):
   * `fastmri`: the official fastMRI .h5 files from manual_dir, read by
     `fastmri_files`.
   * `magnitude_registry`: a folder of DICOM / NIfTI / PNG / TIFF images,
-    read by `image_files` and grouped into volumes by `registry_volumes`;
-    bad files are skipped and listed in the dataset's manifest.json.
-Shared by the file readers: `files` (listing fingerprints, cropping) and
-`errors` (`DatasetError` naming the file and the fix).
+    read by `image_files` and grouped into volumes by `registry_volumes`.
+Shared by the file readers: `files` (listing fingerprints, cropping),
+`errors` (`DatasetError` naming the file and the fix) and `skipped_files`
+(the bad files fastmri and magnitude_registry skip, listed with their
+reason in the dataset's manifest.json; the build fails past a fraction).
 
 Complex arrays (coil maps, k-space) are stored as complex64 in raw-bytes
 TFDS tensors and read back as complex64 numpy arrays.

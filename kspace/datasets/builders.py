@@ -74,11 +74,12 @@ def get_builder(
       synthetic_mri: image_size, num_train, num_val, num_test, num_coils,
         seed, params (see `synthetic_mri.make_config`);
       fastmri: config ("singlecoil_knee", ...) or challenge and anatomy,
-        crop_size, acs_fraction (`fastmri.make_config`);
+        crop_size, acs_fraction, max_skipped_fraction
+        (`fastmri.make_config`);
       magnitude_registry: image_size, percentile, empty_threshold,
         val_fraction, test_fraction, max_skipped_fraction,
-        max_negative_fraction, strict, nifti_volumes, hash_sources,
-        source_salt (`magnitude_registry.make_config`).
+        max_negative_fraction, strict, keep_derived, nifti_volumes,
+        hash_sources, source_salt (`magnitude_registry.make_config`).
 
   Returns:
     The TFDS builder; `build` prepares it.
@@ -179,7 +180,8 @@ def build_from_config(data: Any) -> tfds.core.DatasetBuilder:
   (the synthetic size, fastMRI crop, registry size), for synthetic_mri
   num_train, num_val, num_test, num_coils, seed, and for magnitude_registry
   the fields of `registry` (max_skipped_fraction, strict, nifti_volumes,
-  hash_sources, source_salt).
+  hash_sources, source_salt, keep_derived), for fastmri those of `fastmri`
+  (max_skipped_fraction).
 
   Args:
     data: ConfigDict (or any object with those attributes).
@@ -200,6 +202,9 @@ def build_from_config(data: Any) -> tfds.core.DatasetBuilder:
     )
   elif name == fastmri.NAME:
     kwargs = dict(crop_size=data.image_size)
+    block = getattr(data, "fastmri", None)  # (older data blocks: default)
+    if block is not None:
+      kwargs["max_skipped_fraction"] = block.max_skipped_fraction
     if variant:
       kwargs["config"] = variant
   elif name == magnitude_registry.NAME:

@@ -16,32 +16,52 @@ list .h5 paths (one per line, relative to `<manual_dir>/<anatomy>`), e.g. to
 carve a test split out of the validation files (`split_files`).
 
 Per file, `inspect_volume` validates the schema and reads the metadata
-(attrs, ISMRMRD header matrix sizes) before anything is written;
-`read_volume` then yields each slice's features:
+(attrs, the ISMRMRD header's matrix sizes and encoding limits:
+`fastmri_header`) before anything is written, and `check_values` reads
+every slice once for NaN/inf or unreadable data before its first slice is
+written; a file either of them refuses raises a `DatasetError` whose reason
+(`REASONS`) the builder's manifest lists. `read_volume` then yields each
+slice's features (`fastmri_slices`):
   * single-coil: image = ifft2c(kspace[slice]);
   * multi-coil: coil images ifft2c(kspace[slice]) (C, H, W) are combined
     with sensitivity maps estimated from the fully sampled center columns
-    (`coil_combine`), with the maps' phase made relative to the strongest
-    coil so that the combined image keeps the object's phase;
-  * the image (and maps, coil images) are center-cropped to crop x crop
-    (zero-padded where the matrix is smaller); the target likewise.
+    (`fastmri_slices.coil_combine`), with the maps' phase made relative to
+    the strongest coil so that the combined image keeps the object's phase;
+  * the image (and maps, coil images) are center-cropped to the header's
+    reconSpace matrix, as fastMRI crops to `recon_size`: this removes the
+    2x readout oversampling (knee k-space is 640 readout samples for a
+    320 x 320 reconstruction), then center-cropped (or zero-padded) to
+    crop x crop; the target likewise.
+
+The acquired phase-encode columns are [padding_left, padding_right), from
+the header's encodingLimits as fastMRI computes them
+(`fastmri_header.sampled_columns`): the scanner zero-fills the columns
+outside them. A test file's mask is cut to them (as fastMRI's transforms
+do) before its center run gives the ACS columns, and the ACS columns of a
+fully sampled file are kept inside them.
+
+Test data (`<challenge>_test`: a `mask`, no reconstruction) is read as
+fastMRI's test split is: zero-filled images, no target (zeros,
+has_target False), max_value 0. Outside the test split such a file is
+refused (reason "undersampled"): its aliased images are no ground truth.
 """
 
 import dataclasses
 import os
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 
 import h5py
 import numpy as np
 
-from kspace import coils
-from kspace import fft
-from kspace import masks
-from kspace.common import phase
 from kspace.datasets import errors
+from kspace.datasets import fastmri_header
+from kspace.datasets import fastmri_slices
 from kspace.datasets import files
 from kspace.datasets import scan_headers
+
+# Read here by kspace.export (the writer of files in this schema).
+parse_header = fastmri_header.parse_header
+coil_combine = fastmri_slices.coil_combine
 
 CHALLENGES = ("singlecoil", "multicoil")
 ANATOMIES = ("knee", "brain")
@@ -52,7 +72,21 @@ TARGET_KEYS = {
     "multicoil": "reconstruction_rss",
 }
 KSPACE_NDIM = {"singlecoil": 3, "multicoil": 4}
-_ISMRMRD_NS = {"m": "http://www.ismrm.org/ISMRMRD"}
+# Why a file is skipped (`DatasetError.reason`), as the manifest lists it.
+REASONS = {
+    "unreadable": "not HDF5, truncated or corrupt (a broken download)",
+    "invalid": "no complex 'kspace' dataset, an empty one, or a bad mask",
+    "wrong_challenge": "single-coil data for a multi-coil config or reverse",
+    "small_target": "a reconstruction smaller than crop_size",
+    "header": (
+        "an ismrmrd_header that is not ISMRMRD XML, or encoding limits"
+        " outside the k-space"
+    ),
+    "undersampled": (
+        "test data (a mask, no reconstruction) outside the test split"
+    ),
+    "non_finite": "NaN or inf k-space or reconstruction values",
+}
 
 MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Download fastMRI from https://fastmri.med.nyu.edu/ and extract it so that
@@ -80,7 +114,16 @@ class Volume:
   norm: float
   encoding_size: tuple[int, int, int]
   recon_size: tuple[int, int, int]
+  padding: tuple[int, int] = (0, 0)
   scan: dict = dataclasses.field(default_factory=scan_headers.unknown)
+
+  @property
+  def recon_crop(self) -> tuple[int, int] | None:
+    """(rows, columns) of the reconSpace matrix (fastMRI's recon_size: x
+    along the readout rows, y along the phase-encode columns); None without
+    a header."""
+    rows, columns = self.recon_size[:2]
+    return (rows, columns) if rows > 0 and columns > 0 else None
 
 
 def split_files(
@@ -151,37 +194,6 @@ def check_variant(challenge: str, anatomy: str) -> None:
     )
 
 
-def parse_header(path: str, header: bytes | str) -> tuple[tuple, tuple]:
-  """Encoded and recon matrix sizes (x, y, z) from the ISMRMRD XML header.
-
-  Args:
-    path: the file (for the message).
-    header: the `ismrmrd_header` dataset's XML.
-
-  Returns:
-    (encoding size, recon size), each 3 ints.
-
-  Raises:
-    DatasetError: not ISMRMRD XML with encoding matrix sizes.
-  """
-  try:
-    root = ElementTree.fromstring(header)
-    sizes = []
-    for space in ("encodedSpace", "reconSpace"):
-      node = root.find(f"m:encoding/m:{space}/m:matrixSize", _ISMRMRD_NS)
-      sizes.append(
-          tuple(int(node.find(f"m:{a}", _ISMRMRD_NS).text) for a in "xyz")
-      )
-  except (ElementTree.ParseError, AttributeError, TypeError, ValueError) as e:
-    raise errors.file_error(
-        path,
-        "ismrmrd_header is not valid ISMRMRD XML with encoding matrix sizes"
-        f" ({e}).",
-        "re-download the file.",
-    ) from e
-  return sizes[0], sizes[1]
-
-
 def _open(path: str) -> h5py.File:
   try:
     return h5py.File(path, "r")
@@ -191,12 +203,116 @@ def _open(path: str) -> h5py.File:
         f"cannot be read as HDF5 ({e}).",
         "the download is probably truncated or corrupt: re-download it or"
         " remove it from the folder.",
+        reason="unreadable",
     ) from e
 
 
 def _attr_text(attrs, key: str) -> str:
   value = attrs.get(key, "")
   return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _check_kspace(path: str, kspace, challenge: str) -> None:
+  expected = KSPACE_NDIM[challenge]
+  if kspace.ndim != expected:
+    other = "multicoil" if challenge == "singlecoil" else "singlecoil"
+    raise errors.file_error(
+        path,
+        f"kspace has {kspace.ndim} dims {kspace.shape}; {challenge} files"
+        f" have {expected} (slices, {'coils, ' * (expected == 4)}H, W).",
+        f"use the {other} config for this file, or move it.",
+        reason="wrong_challenge",
+    )
+  if not np.issubdtype(kspace.dtype, np.complexfloating):
+    raise errors.file_error(
+        path,
+        f"kspace has dtype {kspace.dtype}, expected complex.",
+        "re-download the file.",
+    )
+  if min(kspace.shape) < 1:
+    raise errors.file_error(
+        path, f"kspace is empty {kspace.shape}.", "remove the file."
+    )
+
+
+def _check_target(path: str, target, num_slices: int, crop_size: int):
+  key = target.name.lstrip("/")
+  if target.ndim != 3 or target.shape[0] != num_slices:
+    raise errors.file_error(
+        path,
+        f"{key} has shape {target.shape} for {num_slices} slices; need"
+        " (slices, H, W).",
+        "re-download the file.",
+    )
+  if min(target.shape[1:]) < crop_size:
+    raise errors.file_error(
+        path,
+        f"{key} has shape {target.shape}; need (slices, >= {crop_size},"
+        f" >= {crop_size}).",
+        "lower crop_size or re-download the file.",
+        reason="small_target",
+    )
+
+
+def _check_mask(path: str, mask, width: int) -> None:
+  if mask.size != width:
+    raise errors.file_error(
+        path,
+        f"mask has {mask.size} entries for {width} k-space columns.",
+        "re-download the file.",
+    )
+
+
+def _inspect(f: h5py.File, path: str, challenge: str, crop_size: int):
+  if "kspace" not in f:
+    raise errors.file_error(
+        path, "has no 'kspace' dataset.", "is this a fastMRI file?"
+    )
+  kspace = f["kspace"]
+  _check_kspace(path, kspace, challenge)
+  width = int(kspace.shape[-1])
+  target_key = TARGET_KEYS[challenge]
+  has_target = target_key in f
+  max_value = float(f.attrs.get("max", 0.0))
+  if has_target:
+    _check_target(path, f[target_key], kspace.shape[0], crop_size)
+    if "max" not in f.attrs:
+      max_value = float(np.max(f[target_key][()]))
+  if "mask" in f:
+    _check_mask(path, f["mask"], width)
+  scan = scan_headers.unknown()
+  encoding_size, recon_size, padding = (0, 0, 0), (0, 0, 0), (0, width)
+  if "ismrmrd_header" in f:
+    header = f["ismrmrd_header"][()]
+    encoding_size, recon_size = fastmri_header.parse_header(path, header)
+    padding = fastmri_header.sampled_columns(path, header, encoding_size, width)
+    scan = scan_headers.from_ismrmrd(header)
+  return Volume(
+      path=path,
+      num_slices=int(kspace.shape[0]),
+      num_coils=int(kspace.shape[1]) if challenge == "multicoil" else 1,
+      kspace_shape=tuple(kspace.shape),
+      has_target=has_target,
+      has_mask="mask" in f,
+      acquisition=_attr_text(f.attrs, "acquisition"),
+      patient_id=_attr_text(f.attrs, "patient_id"),
+      max_value=max_value,
+      norm=float(f.attrs.get("norm", 0.0)),
+      encoding_size=encoding_size,
+      recon_size=recon_size,
+      padding=padding,
+      scan=scan,
+  )
+
+
+def _unreadable(path: str, e: Exception) -> errors.DatasetError:
+  return errors.file_error(
+      path,
+      f"cannot be read ({type(e).__name__}: {e}).",
+      "the file is probably corrupt: re-download it or remove it from the"
+      " folder.",
+      reason="unreadable",
+  )
 
 
 def inspect_volume(path: str, challenge: str, crop_size: int) -> Volume:
@@ -211,161 +327,69 @@ def inspect_volume(path: str, challenge: str, crop_size: int) -> Volume:
     A Volume.
 
   Raises:
-    DatasetError: unreadable file, missing/ill-shaped datasets.
+    DatasetError: unreadable file, missing/ill-shaped datasets, a bad
+      header (its `reason` names which, see `REASONS`).
   """
   with _open(path) as f:
-    if "kspace" not in f:
-      raise errors.file_error(
-          path, "has no 'kspace' dataset.", "is this a fastMRI file?"
-      )
-    kspace = f["kspace"]
-    expected = KSPACE_NDIM[challenge]
-    if kspace.ndim != expected:
-      other = "multicoil" if challenge == "singlecoil" else "singlecoil"
-      raise errors.file_error(
-          path,
-          f"kspace has {kspace.ndim} dims {kspace.shape}; {challenge} files"
-          f" have {expected} (slices, {'coils, ' * (expected == 4)}H, W).",
-          f"use the {other} config for this file, or move it.",
-      )
-    if not np.issubdtype(kspace.dtype, np.complexfloating):
-      raise errors.file_error(
-          path,
-          f"kspace has dtype {kspace.dtype}, expected complex.",
-          "re-download the file.",
-      )
-    if min(kspace.shape) < 1:
-      raise errors.file_error(
-          path, f"kspace is empty {kspace.shape}.", "remove the file."
-      )
-    target_key = TARGET_KEYS[challenge]
-    has_target = target_key in f
-    max_value = float(f.attrs.get("max", 0.0))
-    if has_target:
-      target = f[target_key]
-      if (
-          target.ndim != 3
-          or target.shape[0] != kspace.shape[0]
-          or min(target.shape[1:]) < crop_size
-      ):
-        raise errors.file_error(
-            path,
-            f"{target_key} has shape {target.shape} for {kspace.shape[0]}"
-            f" slices; need (slices, >= {crop_size}, >= {crop_size}).",
-            "lower crop_size or re-download the file.",
-        )
-      if "max" not in f.attrs:
-        max_value = float(np.max(target[()]))
-    scan = scan_headers.unknown()
-    if "ismrmrd_header" in f:
-      header = f["ismrmrd_header"][()]
-      encoding_size, recon_size = parse_header(path, header)
-      scan = scan_headers.from_ismrmrd(header)
-    else:
-      encoding_size, recon_size = (0, 0, 0), (0, 0, 0)
-    return Volume(
-        path=path,
-        num_slices=int(kspace.shape[0]),
-        num_coils=int(kspace.shape[1]) if challenge == "multicoil" else 1,
-        kspace_shape=tuple(kspace.shape),
-        has_target=has_target,
-        has_mask="mask" in f,
-        acquisition=_attr_text(f.attrs, "acquisition"),
-        patient_id=_attr_text(f.attrs, "patient_id"),
-        max_value=max_value,
-        norm=float(f.attrs.get("norm", 0.0)),
-        encoding_size=encoding_size,
-        recon_size=recon_size,
-        scan=scan,
+    try:
+      return _inspect(f, path, challenge, crop_size)
+    except errors.DatasetError:
+      raise
+    except (OSError, KeyError, RuntimeError, TypeError, ValueError) as e:
+      # A corrupt object header or B-tree inside a file that opens.
+      raise _unreadable(path, e) from e
+
+
+def check_split(volume: Volume, split: str) -> None:
+  """Refuses test data (a mask) outside the test split: its zero-filled,
+  aliased images are no ground truth to train or score on."""
+  if volume.has_mask and split != "test":
+    raise errors.file_error(
+        volume.path,
+        "is undersampled test data (it has a mask"
+        f"{', no reconstruction' * (not volume.has_target)}) in the"
+        f" {split} split.",
+        "move it to the <challenge>_test folder (or its listing).",
+        reason="undersampled",
     )
 
 
-def center_run_length(mask: np.ndarray) -> int:
-  """Length of the contiguous run of sampled columns around the center.
+def check_values(volume: Volume, challenge: str, acs_fraction: float) -> None:
+  """Reads every slice once: raises before any slice of a file with NaN/inf
+  or unreadable data, or without ACS columns, is written.
 
   Args:
-    mask: the file's column mask, any shape with W entries.
-
-  Returns:
-    Number of sampled columns in the run through column W // 2 (0 if that
-    column is not sampled).
-  """
-  lines = np.asarray(mask).reshape(-1) > 0
-  center = lines.size // 2
-  if not lines[center]:
-    return 0
-  left = center
-  while left > 0 and lines[left - 1]:
-    left -= 1
-  right = center
-  while right < lines.size - 1 and lines[right + 1]:
-    right += 1
-  return right - left + 1
-
-
-def coil_combine(
-    kspace: np.ndarray, num_low_frequencies: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-  """Sensitivity-weighted combination with reference-coil phase.
-
-  Maps S = L / RSS(L) from the low-resolution (ACS) coil images L, rotated by
-  the phase of the strongest coil's map: without that rotation the maps carry
-  the object's low-resolution phase and the combine would remove it.
-
-  Args:
-    kspace: (C, H, W) complex fully sampled (or zero-filled) coil k-space.
-    num_low_frequencies: fully sampled center columns used for the maps.
-
-  Returns:
-    (image (H, W), sens (C, H, W), coil_images (C, H, W)), complex64.
-  """
-  coil_images = np.asarray(fft.ifft2c(kspace))
-  sens = np.asarray(coils.estimate_sensitivities(kspace, num_low_frequencies))
-  energy = np.sum(np.abs(coil_images) ** 2, axis=(-2, -1))
-  reference = sens[int(np.argmax(energy))]
-  sens = sens * np.exp(-1j * np.angle(reference))
-  image = np.sum(np.conj(sens) * coil_images, axis=0)
-  return (
-      image.astype(np.complex64),
-      sens.astype(np.complex64),
-      coil_images.astype(np.complex64),
-  )
-
-
-def slice_example(
-    kspace: np.ndarray,
-    challenge: str,
-    crop_size: int,
-    num_low_frequencies: int = 0,
-) -> dict[str, np.ndarray]:
-  """Image-domain features of one slice.
-
-  Args:
-    kspace: single-coil (H, W) or multi-coil (C, H, W) complex k-space.
+    volume: from `inspect_volume`.
     challenge: "singlecoil" | "multicoil".
-    crop_size: S.
-    num_low_frequencies: ACS columns for the maps (multi-coil only).
+    acs_fraction: see `fastmri_slices.acs_columns` (multi-coil only).
 
-  Returns:
-    dict with magnitude, phase (S, S) float32, kspace (C, S, S) complex64,
-    and for multi-coil sens (C, S, S) complex64.
+  Raises:
+    DatasetError: reason "non_finite" (naming the slice), "unreadable" (a
+      corrupt chunk) or "invalid" (no ACS columns).
   """
-  size = (crop_size, crop_size)
-  if challenge == "singlecoil":
-    image = files.center_crop_or_pad(np.asarray(fft.ifft2c(kspace)), size)
-    coil_images = image[None]
-    out = {}
-  else:
-    image, sens, coil_images = coil_combine(kspace, num_low_frequencies)
-    image = files.center_crop_or_pad(image, size)
-    coil_images = files.center_crop_or_pad(coil_images, size)
-    out = {"sens": files.center_crop_or_pad(sens, size)}
-  out.update(
-      magnitude=np.abs(image).astype(np.float32),
-      phase=np.asarray(phase.wrap_phase(np.angle(image))),
-      kspace=np.asarray(fft.fft2c(coil_images), np.complex64),
+  with _open(volume.path) as f:
+    if challenge == "multicoil":
+      _acs_columns(volume, f, acs_fraction)
+    for index in range(volume.num_slices):
+      try:
+        kspace = f["kspace"][index]
+        target = f[TARGET_KEYS[challenge]][index] if volume.has_target else None
+      except (OSError, KeyError, RuntimeError, ValueError) as e:
+        raise _unreadable(volume.path, e) from e
+      errors.check_finite(kspace, volume.path, f"kspace of slice {index}")
+      if target is not None:
+        errors.check_finite(target, volume.path, f"target of slice {index}")
+
+
+def _acs_columns(volume: Volume, f: h5py.File, acs_fraction: float) -> int:
+  mask = f["mask"][()] if volume.has_mask else None
+  return fastmri_slices.acs_columns(
+      volume.path,
+      volume.kspace_shape[-1],
+      volume.padding,
+      mask,
+      acs_fraction,
   )
-  return out
 
 
 def read_volume(
@@ -374,15 +398,17 @@ def read_volume(
   """Reads one file's slices and their image-domain features.
 
   Args:
-    volume: the file, as `inspect_volume` returned it.
+    volume: the file, as `inspect_volume` returned it (and `check_values`
+      passed).
     challenge: "singlecoil" | "multicoil".
     crop_size: S.
     acs_fraction: fraction of center columns for the sensitivity maps of a
       fully sampled multi-coil file (an undersampled one uses its mask's
-      center run).
+      center run; `fastmri_slices.acs_columns`).
 
   Yields:
-    (slice index, features): `slice_example`'s features plus target (S, S)
+    (slice index, features): `fastmri_slices.slice_example`'s features
+    plus target (S, S)
     float32 (zeros without a target in the file).
 
   Raises:
@@ -393,22 +419,16 @@ def read_volume(
   with _open(volume.path) as f:
     num_low = 0
     if challenge == "multicoil":
-      width = volume.kspace_shape[-1]
-      if volume.has_mask:
-        num_low = center_run_length(f["mask"][()])
-      else:
-        num_low = masks.num_low_frequencies(width, acs_fraction)
-      if not 0 < num_low <= width:
-        raise errors.file_error(
-            volume.path,
-            f"cannot find fully sampled center columns (got {num_low}).",
-            "check the file's mask or raise acs_fraction.",
-        )
+      num_low = _acs_columns(volume, f, acs_fraction)
     for index in range(volume.num_slices):
       kspace = f["kspace"][index]
       errors.check_finite(kspace, volume.path, f"kspace of slice {index}")
-      example = slice_example(
-          kspace.astype(np.complex64), challenge, crop_size, num_low
+      example = fastmri_slices.slice_example(
+          kspace.astype(np.complex64),
+          challenge,
+          crop_size,
+          num_low,
+          volume.recon_crop,
       )
       if volume.has_target:
         target = f[TARGET_KEYS[challenge]][index]

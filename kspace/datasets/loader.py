@@ -182,7 +182,22 @@ def _stack(records: list[dict[str, Any]], template: dict[str, Any]):
         key: np.zeros((0,) + np.shape(value), np.asarray(value).dtype)
         for key, value in template.items()
     }
-  return {key: np.stack([r[key] for r in records]) for key in records[0]}
+  return {
+      key: _stack_field(key, [r[key] for r in records]) for key in records[0]
+  }
+
+
+def _stack_field(key: str, values: list) -> np.ndarray:
+  shapes = sorted({np.shape(v) for v in values})
+  if len(shapes) > 1:
+    # fastMRI brain files have 4 to 20 coils: their `kspace` / `sens` do
+    # not stack into one batch.
+    raise ValueError(
+        f"Cannot batch field {key!r}: its records have shapes {shapes} (e.g."
+        " fastMRI files with different coil counts). Fix: batch_size 1, or a"
+        " dataset whose records share one shape (one coil count)."
+    )
+  return np.stack(values)
 
 
 def _read(source: Any, indices: np.ndarray) -> list[dict[str, Any]]:

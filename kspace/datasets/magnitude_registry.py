@@ -8,12 +8,17 @@ slices are normalised by the volume's `percentile`-th percentile and clipped
 to [0, 1], center-cropped to a square and resized to image_size; slices
 whose maximum is below `empty_threshold` are skipped.
 
-Bad files (`image_files.REASONS`: corrupt, non-MR, secondary capture,
-colour, localiser, phase/real/imaginary, wrong dimensions, NaN, negative,
-empty) are skipped and listed with their reason in `manifest.json` beside the
-dataset (`read_manifest`, `format_manifest`), which also counts the negative
-pixels clipped from interpolation undershoot; the rest of a bad file's
-volume is kept. The build fails only when more than
+Bad files (`image_files.slice_reading.REASONS`: corrupt, non-MR,
+secondary capture, colour, localiser, phase/real/imaginary, projection
+(MIP), a Siemens mosaic that cannot be cut apart, a missing decoder, wrong
+dimensions, NaN, negative, blank) are skipped and listed with their reason
+in `manifest.json` beside the dataset (`skipped_files`; `read_manifest`,
+`format_manifest`), which also counts the negative pixels clipped from
+interpolation undershoot; the rest of a bad file's volume is kept. Derived
+DICOM images (ImageType DERIVED / SECONDARY, MPR: reformats, parameter maps,
+subtractions) are skipped as "derived" unless `keep_derived=True`, which
+keeps them with `derived` set in their records. Siemens mosaics are cut into
+their slices, each mosaic a volume. The build fails only when more than
 `max_skipped_fraction` of the files are skipped; `strict=True` fails at the
 first bad file instead.
 
@@ -38,15 +43,15 @@ Feature dict (S = image_size):
     parameters of a DICOM header (`scan_headers.from_dicom`); NaN / -1
     where the header lacks them and for NIfTI and PNG/TIFF/JPEG files.
   repetition_time_ms, pixel_spacing_mm (2,), scanning_sequence,
-    sequence_variant: further header fields (`scan_headers.dicom_extras`;
-    NaN / empty text when absent); the spacing is the stored image's, after
-    the crop to a square and the resize.
+    sequence_variant, image_type: further header fields
+    (`scan_headers.dicom_extras`; NaN / empty text when absent); the spacing
+    is the stored image's, after the crop to a square and the resize.
+  derived: bool, a derived DICOM image (only with keep_derived; False for
+    originals and for NIfTI and PNG/TIFF/JPEG files).
 """
 
-import collections
 import dataclasses
 import hashlib
-import json
 import os
 
 import numpy as np
@@ -59,6 +64,7 @@ from kspace.datasets.image_files import slice_reading
 from kspace.datasets.image_files import volume_scaling
 from kspace.datasets import registry_volumes
 from kspace.datasets import scan_headers
+from kspace.datasets import skipped_files
 
 NAME = "magnitude_registry"
 
@@ -77,6 +83,7 @@ class MagnitudeRegistryConfig(tfds.core.BuilderConfig):
     max_negative_fraction: negative values up to this share of the positive
       total are clipped (interpolation undershoot), more refuse the file.
     strict: fail at the first bad file instead of skipping it.
+    keep_derived: keep derived DICOM images instead of skipping them.
     nifti_volumes: volumes of 4-D NIfTI files, "all" or indices "0,2".
     hash_sources: store salted hashes instead of file names.
     source_salt: the salt (not stored; its hash is in the name).
@@ -91,6 +98,7 @@ class MagnitudeRegistryConfig(tfds.core.BuilderConfig):
   max_skipped_fraction: float = 0.5
   max_negative_fraction: float = slice_reading.MAX_NEGATIVE_FRACTION
   strict: bool = False
+  keep_derived: bool = False
   nifti_volumes: str = "all"
   hash_sources: bool = False
   source_salt: str = ""
@@ -110,6 +118,7 @@ def make_config(
     max_skipped_fraction: float = 0.5,
     max_negative_fraction: float = slice_reading.MAX_NEGATIVE_FRACTION,
     strict: bool = False,
+    keep_derived: bool = False,
     nifti_volumes: str = "all",
     hash_sources: bool = False,
     source_salt: str = "",
@@ -125,6 +134,7 @@ def make_config(
     max_skipped_fraction: in [0, 1].
     max_negative_fraction: in [0, 1).
     strict: fail at the first bad file.
+    keep_derived: keep derived DICOM images (reformats, maps).
     nifti_volumes: "all" or comma-separated indices of 4-D NIfTI volumes.
     hash_sources: replace file names by salted hashes in the records.
     source_salt: the salt of those hashes.
@@ -132,8 +142,8 @@ def make_config(
 
   Returns:
     A MagnitudeRegistryConfig, e.g.
-    "s128_p99.5_e0.01_v0.1_t0.1_k0.5_n0.01_volall_1a2b3c4d5e" ("_strict"
-    and "_h<hash of the salt>" before the fingerprint when set).
+    "s128_p99.5_e0.01_v0.1_t0.1_k0.5_n0.01_volall_1a2b3c4d5e" ("_strict",
+    "_derived" and "_h<hash of the salt>" before the fingerprint when set).
   """
   if image_size < 8 or not 0 < percentile <= 100:
     raise ValueError(
@@ -160,6 +170,7 @@ def make_config(
       f"_k{max_skipped_fraction:g}_n{max_negative_fraction:g}"
       + "_strict" * bool(strict)
       + f"_vol{'-'.join(nifti_volumes.split(','))}"
+      + "_derived" * bool(keep_derived)
   )
   registry_volumes.parse_volume_indices(nifti_volumes)  # Checks the value.
   if hash_sources:
@@ -182,6 +193,7 @@ def make_config(
       max_skipped_fraction=float(max_skipped_fraction),
       max_negative_fraction=float(max_negative_fraction),
       strict=bool(strict),
+      keep_derived=bool(keep_derived),
       nifti_volumes=str(nifti_volumes),
       hash_sources=bool(hash_sources),
       source_salt=str(source_salt),
@@ -193,7 +205,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
   """The user's magnitude-only images, normalised and resized."""
 
   name = NAME
-  VERSION = tfds.core.Version("1.1.0")
+  VERSION = tfds.core.Version("1.2.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
       "1.1.0": (
@@ -201,6 +213,12 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
           " scan parameters from DICOM headers (NaN / -1 if unknown); bad"
           " files skipped and listed in manifest.json; optional hashed"
           " sources."
+      ),
+      "1.2.0": (
+          "Siemens mosaics cut into their slices; projections (MIP) and"
+          " blank images skipped; derived images skipped unless"
+          " keep_derived; image_type and derived fields; a missing JPEG"
+          " decoder named in the manifest."
       ),
   }
   MANUAL_DOWNLOAD_INSTRUCTIONS = registry_folder.MANUAL_DOWNLOAD_INSTRUCTIONS
@@ -220,6 +238,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
             "slice_index": tfds.features.Scalar(dtype=np.int32),
             **scan_headers.features(),
             **scan_headers.dicom_extra_features(),
+            "derived": tfds.features.Scalar(dtype=np.bool_),
         }),
     )
 
@@ -240,10 +259,8 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
     # while writing, which keeps memory flat for large folders.
     public = _public_name(config)
     volumes, manifest = _screen(manual_dir, paths, config, public)
-    _check_skipped(manual_dir, manifest, config.max_skipped_fraction)
-    # TFDS prepares in a temporary folder renamed when complete, so the
-    # manifest appears together with the dataset.
-    (self.data_path / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    skipped_files.check(manual_dir, manifest, config.max_skipped_fraction)
+    skipped_files.write(self, manifest)
     by_name = {volume.name: volume for volume in volumes}
     splits = registry_folder.assign_splits(
         manual_dir, list(by_name), config.val_fraction, config.test_fraction
@@ -287,7 +304,7 @@ class MagnitudeRegistry(tfds.core.GeneratorBasedBuilder):
       )
 
 
-MANIFEST = "manifest.json"
+MANIFEST = skipped_files.MANIFEST
 
 
 def _public_name(config: MagnitudeRegistryConfig):
@@ -302,14 +319,16 @@ def _public_name(config: MagnitudeRegistryConfig):
 def _screen(manual_dir: str, paths: list[str], config, public):
   """The usable volumes and the manifest of the skipped files."""
   volumes, refused = registry_volumes.plan(
-      manual_dir, paths, config.nifti_volumes, config.strict
+      manual_dir,
+      paths,
+      config.nifti_volumes,
+      config.strict,
+      config.keep_derived,
   )
   relative = lambda path: public(os.path.relpath(path, manual_dir))
-  # path -> (reason, detail) of every file that is skipped; the message
-  # names the bad file by its absolute path, the manifest by its relative.
+  # path -> entry of every file that is skipped (the first reason found).
   bad_files = {
-      path: (e.reason, str(e).replace(path, relative(path)))
-      for path, e in refused
+      path: skipped_files.entry(path, e, relative) for path, e in refused
   }
   usable, clipped, used = [], [], set()
   for volume in volumes:
@@ -317,9 +336,7 @@ def _screen(manual_dir: str, paths: list[str], config, public):
         volume, config.percentile, config.max_negative_fraction, config.strict
     )
     for path, e in found.bad_files:
-      bad_files.setdefault(
-          path, (e.reason, str(e).replace(path, relative(path)))
-      )
+      bad_files.setdefault(path, skipped_files.entry(path, e, relative))
     if not found.files:
       continue
     usable.append(volume)
@@ -329,57 +346,29 @@ def _screen(manual_dir: str, paths: list[str], config, public):
           {"volume": public(volume.name), "pixels": found.num_clipped}
       )
   skipped = [
-      {"file": relative(path), "reason": reason, "detail": detail}
-      for path, (reason, detail) in sorted(bad_files.items())
+      e
+      for path, e in bad_files.items()
       if path not in used  # a 4-D NIfTI with a usable volume is used
   ]
-  reasons = collections.Counter(entry["reason"] for entry in skipped)
-  manifest = {
-      "num_files": len(paths),
-      "num_used": len(used),
-      "num_skipped": len(skipped),
-      "num_volumes": len(usable),
-      "skipped_by_reason": dict(sorted(reasons.items())),
-      "skipped": skipped,
-      "clipped_negative": clipped,
-      "num_clipped_pixels": sum(entry["pixels"] for entry in clipped),
-  }
-  return usable, manifest
-
-
-def _check_skipped(manual_dir: str, manifest: dict, limit: float) -> None:
-  fraction = manifest["num_skipped"] / max(manifest["num_files"], 1)
-  if manifest["num_volumes"] and fraction <= limit:
-    return
-  raise errors.file_error(
-      manual_dir,
-      f"{manifest['num_skipped']} of {manifest['num_files']} files are"
-      f" unusable ({fraction:.0%} > max_skipped_fraction {limit:g}):\n"
-      + format_manifest(manifest),
-      "fix or remove the files listed, or raise max_skipped_fraction.",
+  manifest = skipped_files.summarize(
+      len(paths), len(used), len(usable), skipped
   )
+  manifest.update(
+      clipped_negative=clipped,
+      num_clipped_pixels=sum(entry["pixels"] for entry in clipped),
+  )
+  return usable, manifest
 
 
 def read_manifest(builder) -> dict:
   """The prepared registry's manifest (skipped and clipped files)."""
-  return json.loads((builder.data_path / MANIFEST).read_text())
+  return skipped_files.read(builder)
 
 
 def format_manifest(manifest: dict, max_files: int = 5) -> str:
   """A short text table: files skipped per reason, a few examples each, and
   the negative pixels clipped."""
-  lines = [
-      f"{manifest['num_used']} of {manifest['num_files']} files used"
-      f" ({manifest['num_volumes']} volumes), {manifest['num_skipped']}"
-      " skipped."
-  ]
-  if manifest["skipped"]:
-    lines.append(f"  {'reason':<18} {'files':>6}  e.g.")
-    for reason, count in manifest["skipped_by_reason"].items():
-      examples = [
-          e["file"] for e in manifest["skipped"] if e["reason"] == reason
-      ][:max_files]
-      lines.append(f"  {reason:<18} {count:>6}  {', '.join(examples)}")
+  lines = [skipped_files.format_table(manifest, max_files)]
   if manifest["clipped_negative"]:
     lines.append(
         f"  Clipped {manifest['num_clipped_pixels']} negative pixels"

@@ -7,8 +7,12 @@ No TFDS here: the `magnitude_registry` builder calls these.
     it one echo time and one orientation, as multi-echo series hold several
     volumes) form a volume, ordered by ImagePositionPatient along the slice
     normal, else by InstanceNumber, else by file name. A file without a
-    series UID, and a multi-frame (enhanced MR) file, is its own volume
-    (frames ordered by their positions, `image_files.dicom.frame_order`).
+    series UID, a multi-frame (enhanced MR) file and a Siemens mosaic are
+    each their own volume (frames ordered by their positions,
+    `image_files.dicom.frame_order`; a mosaic's tiles in tile order, as
+    every mosaic of an fMRI or diffusion series is one volume of it).
+    Derived images (`image_files.dicom.image_kind`: reformats, maps) are
+    refused unless `keep_derived`.
   * NIfTI: a 2-D or 3-D file is a volume (slices along the third axis); a
     4-D file gives one volume per chosen index of its fourth axis
     (`nifti_volumes`: "all", or indices such as "0" or "0,2").
@@ -103,6 +107,7 @@ def plan(
     paths: list[str],
     nifti_volumes: str = "all",
     strict: bool = False,
+    keep_derived: bool = False,
 ) -> tuple[list[Volume], list[tuple[str, errors.DatasetError]]]:
   """Groups files into volumes from their headers alone.
 
@@ -111,6 +116,8 @@ def plan(
     paths: its supported files (`image_files.registry_folder.list_images`).
     nifti_volumes: which volumes of 4-D NIfTI files ("all" or "0,2").
     strict: raise at the first bad header instead of skipping the file.
+    keep_derived: keep derived DICOM images (reformats, maps) instead of
+      refusing them (reason "derived").
 
   Returns:
     (volumes sorted by name, [(path, error)] of files refused by their
@@ -123,6 +130,8 @@ def plan(
     try:
       header = slice_reading.inspect_file(path)
       kind = file_kinds.file_kind(path)
+      if kind == "dicom" and not keep_derived:
+        dicom.check_not_derived(header, path)
       instance = kind == "dicom" and header.get("SOPInstanceUID")
       if instance and instance in instances:
         raise errors.file_error(
@@ -142,7 +151,8 @@ def plan(
     if kind == "dicom":
       key = _series_key(header)
       frames = int(header.get("NumberOfFrames", 1) or 1)
-      if key is not None and frames == 1:
+      packed = frames > 1 or "MOSAIC" in dicom.image_type(header)
+      if key is not None and not packed:
         series.setdefault(key, []).append((path, header))
         continue
     elif kind == "nifti" and len(header) == 4:
@@ -232,11 +242,16 @@ def read(
 
 def scan_fields(volume: Volume) -> dict:
   """The scan parameters in the header of the volume's first file
-  (`scan_headers.from_dicom` and `dicom_extras`); unknown for NIfTI and
+  (`scan_headers.from_dicom` and `dicom_extras`) and whether it is derived
+  (`image_files.dicom.image_kind`); unknown / False for NIfTI and
   PNG/TIFF/JPEG."""
   path = volume.paths[0]
   if file_kinds.file_kind(path) != "dicom":
     header = pydicom.Dataset()  # Knows nothing.
   else:
     header = slice_reading.inspect_file(path)
-  return scan_headers.from_dicom(header) | scan_headers.dicom_extras(header)
+  return (
+      scan_headers.from_dicom(header)
+      | scan_headers.dicom_extras(header)
+      | {"derived": dicom.image_kind(header) == "derived"}
+  )

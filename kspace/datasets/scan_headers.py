@@ -57,8 +57,8 @@ def features() -> dict:
 def dicom_extras(dataset) -> dict:
   """Further acquisition fields a DICOM header may hold (unknown: NaN /
   empty text): repetition_time_ms, pixel_spacing_mm (row, column spacing),
-  scanning_sequence and sequence_variant as written (e.g. "SE\\IR",
-  "SK\\SP")."""
+  scanning_sequence, sequence_variant and image_type as written (e.g.
+  "SE\\IR", "SK\\SP", "ORIGINAL\\PRIMARY\\M\\ND")."""
   spacing = dataset.get("PixelSpacing")
   if spacing is None:
     spacing = _first_frame_group(
@@ -80,6 +80,7 @@ def dicom_extras(dataset) -> dict:
       "pixel_spacing_mm": spacing,
       "scanning_sequence": text("ScanningSequence"),
       "sequence_variant": text("SequenceVariant"),
+      "image_type": text("ImageType"),
   }
 
 
@@ -90,6 +91,7 @@ def dicom_extra_features() -> dict:
       "pixel_spacing_mm": tfds.features.Tensor(shape=(2,), dtype=np.float32),
       "scanning_sequence": tfds.features.Text(),
       "sequence_variant": tfds.features.Text(),
+      "image_type": tfds.features.Text(),
   }
 
 
@@ -202,7 +204,7 @@ def from_ismrmrd(header: bytes | str) -> dict:
   """The scan fields of an ISMRMRD XML header (no orientation there).
 
   Unparseable XML gives all-unknown fields: the header's sizes are checked
-  elsewhere (`fastmri_files.parse_header`).
+  elsewhere (`fastmri_header.parse_header`).
   """
   fields = unknown()
   try:

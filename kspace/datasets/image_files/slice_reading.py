@@ -4,8 +4,8 @@
 files before any pixels are read); `read_slices` reads the pixels with the
 kind's reader (`READERS`: `dicom`, `nifti`, `pictures`).
 
-The slices of a file are checked: finite, not all zero, negative values at
-most interpolation undershoot (their total at most `max_negative_fraction`
+The slices of a file are checked: finite, not all zero or constant, negative
+values at most interpolation undershoot (their total at most `max_negative_fraction`
 of the positive total; they are then clipped to zero and counted). A
 refused file raises `DatasetError` with one of the `REASONS` the manifest
 lists.
@@ -30,16 +30,26 @@ MAX_NEGATIVE_FRACTION = 0.01
 REASONS = {
     "unreadable": "corrupt, truncated or not the format its name says",
     "no_pixel_data": "no image (a DICOMDIR, report or presentation state)",
-    "undecodable": "compressed pixel data no installed decoder reads",
+    "undecodable": "compressed pixel data that does not decode (corrupt)",
+    "missing_decoder": (
+        "compressed pixel data whose decoder is not installed (JPEG"
+        " lossless, JPEG-LS, 12-bit JPEG: the 'jpeg' extra)"
+    ),
     "not_mr": "a modality other than MR (CT, PET, ...)",
     "secondary_capture": "a secondary capture (screenshot, derived image)",
     "colour": "a colour (RGB) image",
     "localizer": "a localiser / scout",
     "not_magnitude": "a phase, real or imaginary image (ImageType)",
+    "projection": "a MIP / MinIP / projection image, not a slice (ImageType)",
+    "derived": (
+        "a derived image: reformat (MPR), map, subtraction (ImageType"
+        " DERIVED / SECONDARY); kept with keep_derived"
+    ),
+    "mosaic": "a Siemens mosaic whose slices cannot be cut apart",
     "dimensions": "not a 2-D image or 3-D volume",
     "non_finite": "NaN or inf pixels",
     "negative": "negative values beyond interpolation undershoot",
-    "empty": "all zero, or no slice above empty_threshold",
+    "empty": "all zero or constant (a blank image)",
     "duplicate": "a copy of another file (the same SOPInstanceUID)",
 }
 
@@ -124,8 +134,8 @@ def read_slices(
 
   Raises:
     DatasetError: unreadable file, wrong dimensionality, NaN/inf, negative
-      values beyond undershoot, or an all-zero image (its `reason` names
-      which, see `REASONS`).
+      values beyond undershoot, or an all-zero or constant image (its
+      `reason` names which, see `REASONS`).
   """
   kind = file_kinds.file_kind(path)
   if kind is None:
@@ -152,6 +162,15 @@ def read_slices(
     raise errors.file_error(
         path,
         "is all zero (or negative).",
+        "remove it from the folder.",
+        reason="empty",
+    )
+  if slices.min() == slices.max():
+    # A blank image (a failed reconstruction, a padding frame): the
+    # volume's scaling would store it as a uniformly bright square.
+    raise errors.file_error(
+        path,
+        f"is blank: every pixel is {slices.max():g}.",
         "remove it from the folder.",
         reason="empty",
     )

@@ -146,6 +146,22 @@ def test_bad_arguments_raise():
     next(datasets.batches(ListSource(8), 0, seed=0))
 
 
+class CoilSource(ListSource):
+  """Records whose `sens` has 2 coils for even ids and 3 for odd ones, as
+  fastMRI brain files differ in coil count."""
+
+  def __getitem__(self, index):
+    return {"id": np.int64(index), "sens": np.ones((2 + index % 2, 4, 4))}
+
+
+def test_records_of_different_shapes_fail_with_the_fix():
+  batches = datasets.batches(CoilSource(4), 2, seed=0, shuffle=False)
+  with pytest.raises(ValueError, match=r"'sens'.*\(2, 4, 4\).*batch_size 1"):
+    next(batches)
+  one = next(datasets.batches(CoilSource(4), 1, seed=0, shuffle=False))
+  assert one["sens"].shape == (1, 2, 4, 4)
+
+
 @pytest.fixture(scope="module")
 def builder(tmp_path_factory):
   data_dir = str(tmp_path_factory.mktemp("tfds"))

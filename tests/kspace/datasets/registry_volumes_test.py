@@ -1,5 +1,7 @@
-"""Registry volumes: DICOM series in slice order, multi-frame files, 4-D
-NIfTI, and the privacy rule (nothing identifying reaches the dataset)."""
+"""Registry volumes: DICOM series in slice order, multi-frame files, Siemens
+mosaics, 4-D NIfTI, what a PACS export holds besides acquired slices
+(derived series, projections, blank images), and the privacy rule (nothing
+identifying reaches the dataset)."""
 
 import os
 
@@ -15,7 +17,9 @@ from kspace.datasets import scan_headers
 from kspace.datasets.image_files import dicom
 from kspace.simulator import sequences
 from launch import demo_registry
+from tests.helpers.dicom_files import MOSAIC_TYPE
 from tests.helpers.dicom_files import write_dicom
+from tests.helpers.dicom_files import write_mosaic
 from tests.helpers.dicom_files import write_nifti
 
 SIZE = 16
@@ -280,3 +284,95 @@ def test_demo_export_headers_say_what_the_simulator_did(tmp_path):
   (decoded,) = dicom.read_dicom(str(path))
   expected = np.round(example["magnitude"] / example["magnitude"].max() * 4000)
   np.testing.assert_array_equal(decoded, expected)
+
+
+def test_mosaics_of_one_series_are_volumes_of_their_tiles(tmp_path):
+  """An fMRI run: one series, one Siemens mosaic per time point, each a
+  volume of 4 slices (not one slice each, nor one volume of the run)."""
+  manual = tmp_path / "pacs"
+  manual.mkdir()
+  uid = "1.2.3.505"
+  for t in range(3):
+    slices = np.stack([_slice_pixels((k + 1) * (t + 1)) for k in range(4)])
+    write_mosaic(
+        manual / f"epi{t}.dcm",
+        slices,
+        SeriesInstanceUID=uid,
+        InstanceNumber=t + 1,
+        ImageOrientationPatient=AXIAL,
+        ImagePositionPatient=[0, 0, 0],  # the mosaic's corner, every file
+        EchoTime=30.0,
+    )
+  records = _records(_build(manual, tmp_path))
+  volumes = {}
+  for record in records:
+    volumes.setdefault(record["volume_id"], []).append(record)
+  assert sorted(volumes) == [f"epi{t}.dcm" for t in range(3)]
+  for volume in volumes.values():
+    volume.sort(key=lambda r: int(r["slice_index"]))
+    assert [int(r["slice_index"]) for r in volume] == [0, 1, 2, 3]
+    assert {r["image_type"] for r in volume} == {"\\".join(MOSAIC_TYPE)}
+    # Tile k is slice k: brightness (k + 1), one scale per volume.
+    peaks = [float(np.median(r["magnitude"][6:10, 6:10])) for r in volume]
+    assert np.all(np.diff(peaks) > 0)
+    assert peaks[0] / peaks[3] == pytest.approx(0.25, abs=0.05)
+
+
+def test_an_all_zero_series_and_a_blank_image_are_skipped_as_empty(tmp_path):
+  manual = tmp_path / "pacs"
+  manual.mkdir()
+  good = _write_series(manual, "1.2.3.606", [10, 20])
+  for z in (10, 20, 30):  # a failed reconstruction: every pixel zero
+    write_dicom(
+        manual / f"zero{z}.dcm",
+        np.zeros((SIZE, SIZE)),
+        SeriesInstanceUID="1.2.3.707",
+        ImageOrientationPatient=AXIAL,
+        ImagePositionPatient=[0, 0, z],
+    )
+  # Zero pixels with an intercept: a blank image of value 100.
+  write_dicom(manual / "blank.dcm", np.zeros((SIZE, SIZE)), intercept=100.0)
+  builder = _build(manual, tmp_path, max_skipped_fraction=1)
+  manifest = magnitude_registry.read_manifest(builder)
+  assert manifest["skipped_by_reason"] == {"empty": 4}
+  details = {e["file"]: e["detail"] for e in manifest["skipped"]}
+  assert "all zero" in details["zero10.dcm"]
+  assert "blank: every pixel is 100" in details["blank.dcm"]
+  assert manifest["num_volumes"] == 1
+  assert {r["source"] for r in _records(builder)} == set(good.values())
+
+
+def test_derived_series_are_skipped_or_kept_and_marked(tmp_path):
+  manual = tmp_path / "pacs"
+  manual.mkdir()
+  original = _write_series(
+      manual, "1.2.3.808", [10, 20], ImageType=["ORIGINAL", "PRIMARY", "M"]
+  )
+  mpr = _write_series(
+      manual,
+      "1.2.3.818",
+      [10, 20],
+      ImageType=["DERIVED", "SECONDARY", "MPR"],
+  )
+  write_dicom(
+      manual / "mip.dcm",
+      _slice_pixels(1.0),
+      ImageType=["DERIVED", "PRIMARY", "PROJECTION IMAGE"],
+  )
+  builder = _build(manual, tmp_path, max_skipped_fraction=1)
+  manifest = magnitude_registry.read_manifest(builder)
+  assert manifest["skipped_by_reason"] == {"derived": 2, "projection": 1}
+  assert {e["file"] for e in manifest["skipped"]} == set(mpr.values()) | {
+      "mip.dcm"
+  }
+  # Kept on request, and marked; a projection is never a slice.
+  builder = _build(manual, tmp_path, max_skipped_fraction=1, keep_derived=True)
+  assert magnitude_registry.read_manifest(builder)["skipped_by_reason"] == {
+      "projection": 1
+  }
+  records = _records(builder)
+  marked = {r["source"]: (bool(r["derived"]), r["image_type"]) for r in records}
+  assert marked == {
+      **{n: (False, "ORIGINAL\\PRIMARY\\M") for n in original.values()},
+      **{n: (True, "DERIVED\\SECONDARY\\MPR") for n in mpr.values()},
+  }

@@ -1,18 +1,22 @@
 """Compressed DICOM, as PACS exports are: every supported transfer syntax,
 encoded by an independent library (imagecodecs, or pydicom's own RLE
-encoder), decodes to the pixels that went in."""
+encoder), decodes to the pixels that went in; without the GPL `jpeg`
+extra the files only it decodes are refused, naming it, and the rest
+decode (the test extra installs it, `without_jpeg_extra` takes it away)."""
 
 import imagecodecs
 import numpy as np
 import pydicom
 import pytest
 from pydicom import encaps
+from pydicom import pixels
 from pydicom import uid
 from pydicom.data import get_testdata_file
 
 from kspace import datasets
 from kspace.datasets import magnitude_registry
 from kspace.datasets.image_files import dicom
+from kspace.datasets.image_files import slice_reading
 from tests.helpers import dicom_files
 
 SHAPE = (24, 20)
@@ -196,3 +200,78 @@ def test_jpeg_extended_12_bit_decodes_like_an_independent_decoder(tmp_path):
   # Lossy: two IDCT implementations may round a pixel differently.
   assert np.abs(decoded - reference).max() <= 1
   assert reference.max() > 100
+
+
+@pytest.fixture
+def without_jpeg_extra(monkeypatch):
+  """A Python without pylibjpeg-libjpeg (the GPL-3.0 `jpeg` extra): pydicom's
+  pylibjpeg plugin leaves the decoders of the syntaxes libjpeg reads, as
+  pydicom registers them when libjpeg is missing."""
+  for syntax in dicom.JPEG_EXTRA_SYNTAXES:
+    decoder = pixels.get_decoder(syntax)
+    assert "pylibjpeg" in decoder.available_plugins  # the test extra's
+    left = {k: v for k, v in decoder._available.items() if k != "pylibjpeg"}
+    monkeypatch.setattr(decoder, "_available", left)
+
+
+# Only libjpeg (or python-gdcm) decodes these; the rest need no GPL code.
+NEEDS_JPEG_EXTRA = {"jpeg_lossless_sv1", "jpeg_lossless", "jpeg_ls_lossless"}
+
+
+@pytest.mark.parametrize("name", sorted(SYNTAXES))
+def test_without_the_jpeg_extra_a_file_decodes_or_names_the_extra(
+    tmp_path, without_jpeg_extra, name
+):
+  write, lossless = SYNTAXES[name]
+  path = tmp_path / f"{name}.dcm"
+  written = write(path).astype(np.float64)
+  if name in NEEDS_JPEG_EXTRA:
+    for read in (dicom.read_dicom, slice_reading.inspect_file):
+      with pytest.raises(datasets.DatasetError) as error:
+        read(str(path))
+      assert error.value.reason == "missing_decoder"
+      assert f"{name}.dcm: is JPEG" in str(error.value)
+      assert "needs the 'jpeg' extra (GPL-3.0 pylibjpeg-libjpeg)" in str(
+          error.value
+      )
+      assert 'pip install -e ".[jpeg]"' in str(error.value)
+    return
+  (decoded,) = dicom.read_dicom(str(path))  # Pillow, openjpeg, RLE
+  error = np.abs(decoded - written).mean() / written.max()
+  assert error == 0 if lossless else error < 0.02
+
+
+def test_without_the_jpeg_extra_12_bit_jpeg_extended_names_it(
+    tmp_path, without_jpeg_extra
+):
+  # Pillow decodes 8-bit JPEG extended but refuses 12-bit at decode time.
+  ds = pydicom.dcmread(get_testdata_file("JPGExtended.dcm"))
+  ds.Modality, ds.SOPClassUID = "MR", MR_IMAGE_STORAGE
+  path = tmp_path / "extended.dcm"
+  ds.save_as(str(path))
+  with pytest.raises(datasets.DatasetError, match="extended.dcm.*'jpeg' extra"):
+    dicom.read_dicom(str(path))
+
+
+def test_a_registry_without_the_jpeg_extra_skips_what_needs_it(
+    tmp_path, without_jpeg_extra
+):
+  manual = tmp_path / "export"
+  manual.mkdir()
+  for name, (write, _) in SYNTAXES.items():
+    write(manual / f"{name}.dcm")
+  builder = datasets.build(
+      "magnitude_registry",
+      str(tmp_path / "tfds"),
+      manual_dir=str(manual),
+      image_size=16,
+      val_fraction=0,
+      test_fraction=0,
+  )
+  manifest = magnitude_registry.read_manifest(builder)
+  assert manifest["skipped_by_reason"] == {"missing_decoder": 3}
+  assert {e["file"] for e in manifest["skipped"]} == {
+      f"{name}.dcm" for name in NEEDS_JPEG_EXTRA
+  }
+  assert all("'jpeg' extra" in e["detail"] for e in manifest["skipped"])
+  assert manifest["num_used"] == len(SYNTAXES) - 3

@@ -59,3 +59,45 @@ def test_slice_position_is_along_the_normal():
   assert dicom.slice_position(axial, [3, 4, -7.5]) == -7.5
   assert dicom.slice_position(None, [0, 0, 1]) is None
   assert dicom.slice_position(axial, [0, 0]) is None
+
+
+@pytest.mark.parametrize(
+    "image_type, kind",
+    [
+        # Acquired images, as Siemens, GE and Philips label them.
+        ("ORIGINAL\\PRIMARY\\M\\ND\\NORM", "original"),
+        ("ORIGINAL\\PRIMARY\\OTHER", "original"),
+        ("ORIGINAL\\PRIMARY\\M_SE\\M\\SE", "original"),
+        (None, "original"),  # no ImageType: nothing is guessed
+        # Reformats, maps and subtractions computed from an acquisition.
+        ("DERIVED\\SECONDARY\\MPR", "derived"),
+        ("DERIVED\\SECONDARY\\REFORMATTED\\AVERAGE", "derived"),
+        ("DERIVED\\PRIMARY\\DIFFUSION\\ADC\\ND", "derived"),
+        ("DERIVED\\PRIMARY\\M\\ND\\SUB", "derived"),
+        ("ORIGINAL\\SECONDARY\\M", "derived"),
+        # Projections through a volume.
+        ("DERIVED\\PRIMARY\\MIP_SAG", "projection"),
+        ("DERIVED\\PRIMARY\\MNIP\\NORM", "projection"),
+        ("DERIVED\\PRIMARY\\PROJECTION IMAGE\\M", "projection"),
+        ("DERIVED\\PRIMARY\\ANGIO\\MAX_IP", "projection"),
+    ],
+)
+def test_image_kind_tells_originals_derived_images_and_projections(
+    image_type, kind
+):
+  dataset = dicom_files.mr_dataset((4, 4))
+  if image_type is not None:
+    dataset.ImageType = image_type.split("\\")
+  assert dicom.image_kind(dataset) == kind
+  if kind == "projection":
+    with pytest.raises(datasets.DatasetError, match="projection") as error:
+      dicom.check_dicom_header(dataset, "mip.dcm")
+    assert error.value.reason == "projection"
+    return
+  dicom.check_dicom_header(dataset, "ok.dcm")  # derived: the registry's call
+  if kind == "derived":
+    with pytest.raises(datasets.DatasetError, match="keep_derived") as error:
+      dicom.check_not_derived(dataset, "mpr.dcm")
+    assert error.value.reason == "derived"
+  else:
+    dicom.check_not_derived(dataset, "ok.dcm")

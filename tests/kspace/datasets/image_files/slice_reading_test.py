@@ -35,12 +35,14 @@ def test_undershoot_is_clipped_and_counted(tmp_path):
 
 def test_empty_unsupported_and_non_finite_files_are_refused(tmp_path):
   Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "empty.png")
+  Image.fromarray(np.full((8, 8), 7, np.uint8)).save(tmp_path / "blank.png")
   (tmp_path / "notes.txt").write_text("no image")
   dicom_files.write_nifti(
       tmp_path / "nan.nii", np.full((8, 8), np.nan, np.float32)
   )
   read = lambda name: lambda: slice_reading.read_slices(str(tmp_path / name))
   assert _reason(read("empty.png")) == "empty"
+  assert _reason(read("blank.png")) == "empty"  # constant: no image in it
   assert _reason(read("notes.txt")) == "unreadable"
   assert _reason(read("nan.nii")) == "non_finite"
 
