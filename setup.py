@@ -63,6 +63,11 @@ setuptools.setup(
         # it is opt-in (pip install -e ".[jpeg]"); without it such a file is
         # skipped with the reason "missing_decoder", naming this extra.
         "jpeg": ["pylibjpeg-libjpeg>=2.1"],
+        # benchmarks/ecosystem_export.py and the torch benchmarks: torch's
+        # CPU build (2.13.0 lies on this machine's disk; another version
+        # pulls a CUDA build of several GB) and what fastMRI imports; then
+        # `pip install --no-deps fastmri==0.3.0` (its pins pull Lightning).
+        "ecosystem": ["torch==2.13.0", "pandas>=2.0"],
         "test": [
             "pytest>=8",
             # Both cores for the suite (pytest.ini: -n 2).

@@ -19,6 +19,7 @@ from ml_collections import config_flags
 from configs import base
 from kspace import datasets
 from kspace.common import config_errors
+from launch import export_kspace
 from launch import prepare_data
 from launch.experiment import checks
 from launch.experiment import phase_store
@@ -55,6 +56,7 @@ MODES = {
     "train_gan": gan_trainer.train_and_evaluate,
     "train_recon": train_recon,
     "eval_recon": recon_evaluation.evaluate,
+    "export_kspace": export_kspace.export,
 }
 
 
@@ -71,15 +73,17 @@ USER_ERRORS = (
     config_errors.ConfigError,
     metric_writers.NonFiniteLossError,
     checks.ExperimentError,
+    export_kspace.ExportError,
     CommandLineError,
 )
 USER_ERROR_EXIT_CODE = 2
 # What each mode writes first (trainers: checkpoints/, metrics.jsonl; the
-# experiment and prepare_data: data_examples.png, then its stage folders).
+# experiment and prepare_data: data_examples.png, then its stage folders;
+# export_kspace: manifest.json, which it checks further).
 # A non-empty --workdir holding none of these is someone else's folder.
 RUN_MARKERS = frozenset(
     {"checkpoints", "metrics.jsonl", "data_examples.png"}
-    | {"phase", "presynthesis", "recon"}
+    | {"phase", "presynthesis", "recon", "manifest.json"}
 )
 
 

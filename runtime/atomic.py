@@ -6,6 +6,13 @@ from collections.abc import Iterator
 from etils import epath
 
 
+def temporary_path(path: str | epath.Path) -> epath.Path:
+  """The temporary name `replacing` writes `path` under: beside it, with
+  the suffix kept."""
+  path = epath.Path(path)
+  return path.with_name(path.name + ".tmp" + path.suffix)
+
+
 @contextlib.contextmanager
 def replacing(path: str | epath.Path) -> Iterator[epath.Path]:
   """Yields a temporary path beside `path`, renamed onto it on success.
@@ -18,7 +25,7 @@ def replacing(path: str | epath.Path) -> Iterator[epath.Path]:
   it was.
   """
   path = epath.Path(path)
-  tmp = path.with_name(path.name + ".tmp" + path.suffix)
+  tmp = temporary_path(path)
   try:
     yield tmp
   except BaseException:

@@ -12,6 +12,7 @@ LAYERS = {
     "kspace.common": 1,
     "kspace.simulator": 2,
     "kspace.datasets": 2,
+    "kspace.export": 2,
     "kspace": 1,
     "runtime": 3,
     "score_phase": 4,

@@ -6,14 +6,14 @@ the exporter reads."""
 import pytest
 
 from configs import export as export_config
-from launch import export_kspace
+from launch import export_phases
 
 
 @pytest.mark.parametrize("variant", list(export_config._VARIANTS))
 def test_every_variant_builds_with_a_known_phase_source(variant):
   config = export_config.get_config(variant)
   assert config.variant == variant
-  assert config.export.phase_source in export_kspace.SOURCES
+  assert config.export.phase_source in export_phases.SOURCES
   assert config.export.num_phase_samples >= 1
   assert config.export.process_count == 0
 
@@ -34,8 +34,6 @@ def test_the_variants_differ_as_the_docstring_says():
 
 
 def test_a_misspelt_table_entry_fails_at_get_config(monkeypatch):
-  monkeypatch.setitem(
-      export_config._VARIANTS, "typo", {"export.num_coil": 3}
-  )
+  monkeypatch.setitem(export_config._VARIANTS, "typo", {"export.num_coil": 3})
   with pytest.raises(ValueError, match="typo: unknown config field"):
     export_config.get_config("typo")

@@ -24,6 +24,7 @@ CONFIGS = {
     "train_gan": "configs/phase_gan.py:tiny",
     "train_recon": "configs/recon.py:tiny",
     "eval_recon": "configs/recon.py:tiny",
+    "export_kspace": "configs/export.py:quicktest",
 }
 
 
@@ -148,6 +149,7 @@ UNKNOWN_CHOICES = {
         "compute_dtype",
         "train_recon",
     ),
+    "export_kspace": ("--config.export.phase_source=sbmd", "phase source", None),
 }
 
 
