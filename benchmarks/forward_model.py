@@ -52,6 +52,26 @@ def scipy_forward_adjoint(x, sens, mask, workers):
   return kspace, np.sum(np.conj(sens) * back, axis=1)
 
 
+def make_inputs(batch, num_coils, size, seed=0):
+  """Random complex64 images (B,H,W), birdcage maps (B,C,H,W) and random
+  4x masks (B,H,W), numpy."""
+  rng = np.random.default_rng(seed)
+  shape = (batch, size, size)
+  x = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(
+      np.complex64
+  )
+  sens = np.broadcast_to(
+      np.asarray(coils.birdcage_maps((size,) * 2, num_coils)),
+      (batch, num_coils, size, size),
+  ).copy()
+  mask = np.asarray(
+      jax.vmap(lambda k: masks.random_mask(k, (size, size), 0.08, 4))(
+          jax.random.split(jax.random.key(seed), batch)
+      )
+  )
+  return x, sens, mask
+
+
 @jax.jit
 def jax_forward_adjoint(x, sens, mask):
   kspace = operators.forward_batch(x, sens, mask)
@@ -78,21 +98,7 @@ def main():
   parser.add_argument("--repeats", type=int, default=10)
   args = parser.parse_args()
 
-  rng = np.random.default_rng(0)
-  shape = (args.batch, args.size, args.size)
-  x = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(
-      np.complex64
-  )
-  sens = np.broadcast_to(
-      np.asarray(coils.birdcage_maps((args.size,) * 2, args.coils)),
-      (args.batch, args.coils, args.size, args.size),
-  ).copy()
-  mask = np.asarray(
-      jax.vmap(lambda k: masks.random_mask(k, (args.size, args.size), 0.08, 4))(
-          jax.random.split(jax.random.key(0), args.batch)
-      )
-  )
-
+  x, sens, mask = make_inputs(args.batch, args.coils, args.size)
   x_dev, sens_dev, mask_dev = jax.device_put((x, sens, mask))
   ours = jax_forward_adjoint(x_dev, sens_dev, mask_dev)
   reference = scipy_forward_adjoint(x, sens, mask, args.workers)

@@ -12,7 +12,8 @@ measured side by side in this one run.
 `model.compute_dtype`) against the same PyTorch step under
 `torch.autocast("cpu", dtype=torch.bfloat16)`. XLA:CPU options (e.g.
 `XLA_FLAGS=--xla_cpu_use_onednn`) are tried by setting them in the
-environment of a run.
+environment of a run. `recon_runners` builds both sides for one model and
+precision; benchmarks/gpu_table.py uses it on CUDA (`device="cuda"`).
 
 Benchmark-only dependencies (NOT project dependencies):
   pip install torch==2.13.0          # the CPU build; other specs pull CUDA
@@ -111,21 +112,22 @@ def jax_step_fn(model, tx):
   return jax.jit(step, donate_argnums=(0, 1))
 
 
-def time_side_by_side(steps, repeats):
+def time_side_by_side(steps, repeats, pause=PAUSE_SECONDS, warmup=2):
   """Median seconds per step of each callable, timed in alternation.
 
-  Two warm-up calls each (compilation, allocator), then `repeats` rounds
+  `warmup` calls each (compilation, allocator), then `repeats` rounds
   that time every callable once, so load changes on a shared machine hit
   both sides alike. A pause before each timed call lets the other
-  library's spinning worker threads (OpenMP, Eigen) go idle first.
+  library's spinning worker threads (OpenMP, Eigen) go idle first (on a
+  GPU, where the host only waits, `pause=0`).
   """
   for step in steps:
-    step()
-    step()
+    for _ in range(warmup):
+      step()
   times = [[] for _ in steps]
   for _ in range(repeats):
     for step, record in zip(steps, times):
-      time.sleep(PAUSE_SECONDS)
+      time.sleep(pause)
       start = time.perf_counter()
       step()
       record.append(time.perf_counter() - start)
@@ -151,9 +153,10 @@ def jax_runner(model, inputs, target):
   return run, sum(x.size for x in jax.tree.leaves(params))
 
 
-def torch_runner(forward, parameters, inputs, target, bf16=False):
+def torch_runner(forward, parameters, inputs, target, bf16=False, device="cpu"):
   """A no-argument train-step callable for a torch model, and its size;
-  `bf16` runs the forward (and so the backward) under CPU autocast."""
+  `bf16` runs the forward (and so the backward) under autocast on
+  `device` ("cpu" | "cuda"; on CUDA each call waits for the GPU)."""
   import torch  # pylint: disable=g-import-not-at-top
 
   parameters = list(parameters)
@@ -161,13 +164,105 @@ def torch_runner(forward, parameters, inputs, target, bf16=False):
 
   def run():
     optimizer.zero_grad(set_to_none=True)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
       output = forward(*inputs)
     loss = torch.mean(torch.abs(output.float() - target))
     loss.backward()
     optimizer.step()
+    if device == "cuda":
+      torch.cuda.synchronize()
 
   return run, sum(p.numel() for p in parameters)
+
+
+def recon_runners(name, precision, sizes, data, torch_models, device="cpu"):
+  """The JAX and PyTorch train-step runners of one model and precision.
+
+  Args:
+    name: "unet" | "varnet".
+    precision: a key of `DTYPES` ("bf16": our `dtype=bfloat16`, torch's
+      autocast).
+    sizes: batch, size, coils, unet_chans, pools, cascades, varnet_chans,
+      sens_chans and center_fraction (this script's flags).
+    data: `make_data`'s (masked k-space, mask, target, zero-filled RSS).
+    torch_models: `import_fastmri_models()`.
+    device: the torch device ("cpu" | "cuda"); JAX uses its default one.
+
+  Returns:
+    ([(jax_run, jax_params), (torch_run, torch_params)], description).
+  """
+  import torch  # pylint: disable=g-import-not-at-top
+
+  masked, mask, target, zero_filled = data
+  torch_unet, torch_varnet = torch_models
+  bf16, dtype = precision == "bf16", DTYPES[precision]
+
+  def to_torch(array):
+    return torch.from_numpy(np.array(array)).to(device)
+
+  if name == "unet":
+    model = unet.Unet(
+        1, sizes.unet_chans, sizes.pools, NEGATIVE_SLOPE, NORM_EPS, dtype=dtype
+    )
+    module = torch_unet(1, 1, sizes.unet_chans, sizes.pools, drop_prob=0.0)
+    module = module.to(device)
+    runners = [
+        jax_runner(model, (zero_filled[..., None],), target[..., None]),
+        torch_runner(
+            module,
+            module.parameters(),
+            (to_torch(zero_filled[:, None]),),
+            to_torch(target[:, None]),
+            bf16=bf16,
+            device=device,
+        ),
+    ]
+    return runners, (
+        f"U-Net chans {sizes.unet_chans}, {sizes.pools} pools, batch"
+        f" {sizes.batch} x 1 x {sizes.size}^2"
+    )
+  if name != "varnet":
+    raise ValueError(f"unknown model {name!r}: unet | varnet")
+  num_low = masks.num_low_frequencies(sizes.size, sizes.center_fraction)
+  model = varnet.VarNet(
+      sizes.cascades,
+      sizes.varnet_chans,
+      sizes.pools,
+      sizes.sens_chans,
+      sizes.pools,
+      num_low,
+      1.0,
+      NEGATIVE_SLOPE,
+      NORM_EPS,
+      STD_EPS,
+      STD_EPS,
+      dtype=dtype,
+  )
+  module = torch_varnet(
+      num_cascades=sizes.cascades,
+      sens_chans=sizes.sens_chans,
+      sens_pools=sizes.pools,
+      chans=sizes.varnet_chans,
+      pools=sizes.pools,
+  ).to(device)
+  kspace = torch.view_as_real(to_torch(masked))
+  torch_mask = to_torch(mask[:, None, :1, :, None] > 0)
+  runners = [
+      jax_runner(model, (masked, mask), target),
+      torch_runner(
+          lambda k, m, module=module: module(k, m, num_low),
+          module.parameters(),
+          (kspace, torch_mask),
+          to_torch(target),
+          bf16=bf16,
+          device=device,
+      ),
+  ]
+  return runners, (
+      f"VarNet {sizes.cascades} cascades, chans {sizes.varnet_chans}, sens"
+      f" chans {sizes.sens_chans}, {sizes.pools} pools, batch {sizes.batch} x"
+      f" {sizes.coils} coils x {sizes.size}^2"
+  )
 
 
 def main():
@@ -190,14 +285,13 @@ def main():
   import torch  # pylint: disable=g-import-not-at-top
 
   torch.set_num_threads(os.cpu_count())
-  torch_unet, torch_varnet = import_fastmri_models()
   print(
       f"machine: {platform.machine()}  {os.cpu_count()} CPUs, jax"
       f" {jax.__version__} on {jax.default_backend()}, torch"
       f" {torch.__version__} ({torch.get_num_threads()} threads),"
       f" XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}"
   )
-  masked, mask, target, zero_filled = make_data(
+  data = make_data(
       args.batch,
       args.size,
       args.coils,
@@ -205,7 +299,7 @@ def main():
       args.acceleration,
       seed=0,
   )
-  num_low = masks.num_low_frequencies(args.size, args.center_fraction)
+  torch_models = import_fastmri_models()
   results = {}
 
   precisions = args.precisions.split(",")
@@ -213,75 +307,11 @@ def main():
     if precision not in DTYPES:
       parser.error(f"--precisions takes {tuple(DTYPES)}, got {precision!r}")
   for precision in precisions:
-    bf16, dtype = precision == "bf16", DTYPES[precision]
-    if "unet" in args.models:
-      model = unet.Unet(
-          1, args.unet_chans, args.pools, NEGATIVE_SLOPE, NORM_EPS, dtype=dtype
-      )
-      module = torch_unet(1, 1, args.unet_chans, args.pools, drop_prob=0.0)
-      runners = [
-          jax_runner(model, (zero_filled[..., None],), target[..., None]),
-          torch_runner(
-              module,
-              module.parameters(),
-              (torch.from_numpy(zero_filled[:, None].copy()),),
-              torch.from_numpy(target[:, None].copy()),
-              bf16=bf16,
-          ),
-      ]
-      results[f"unet {precision}"] = (
-          runners,
-          (
-              f"U-Net chans {args.unet_chans},"
-              f" {args.pools} pools, batch {args.batch} x 1 x"
-              f" {args.size}^2"
-          ),
-      )
-
-    if "varnet" in args.models:
-      model = varnet.VarNet(
-          args.cascades,
-          args.varnet_chans,
-          args.pools,
-          args.sens_chans,
-          args.pools,
-          num_low,
-          1.0,
-          NEGATIVE_SLOPE,
-          NORM_EPS,
-          STD_EPS,
-          STD_EPS,
-          dtype=dtype,
-      )
-      module = torch_varnet(
-          num_cascades=args.cascades,
-          sens_chans=args.sens_chans,
-          sens_pools=args.pools,
-          chans=args.varnet_chans,
-          pools=args.pools,
-      )
-      kspace = torch.view_as_real(torch.from_numpy(masked.copy()))
-      torch_mask = torch.from_numpy(mask[:, None, :1, :, None] > 0)
-      runners = [
-          jax_runner(model, (masked, mask), target),
-          torch_runner(
-              lambda k, m, module=module: module(k, m, num_low),
-              module.parameters(),
-              (kspace, torch_mask),
-              torch.from_numpy(target.copy()),
-              bf16=bf16,
-          ),
-      ]
-      results[f"varnet {precision}"] = (
-          runners,
-          (
-              f"VarNet {args.cascades} cascades, chans"
-              f" {args.varnet_chans}, sens chans"
-              f" {args.sens_chans}, {args.pools} pools, batch"
-              f" {args.batch} x {args.coils} coils x"
-              f" {args.size}^2"
-          ),
-      )
+    for name in ("unet", "varnet"):
+      if name in args.models:
+        results[f"{name} {precision}"] = recon_runners(
+            name, precision, args, data, torch_models
+        )
 
   for name, (runners, what) in results.items():
     (jax_run, jax_params), (torch_run, torch_params) = runners
