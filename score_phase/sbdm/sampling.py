@@ -1,4 +1,5 @@
-"""Samplers of p(phasor | magnitude): predictor-corrector, PF-ODE, EDM Heun.
+"""Samplers of p(phasor | magnitude): predictor-corrector, PF-ODE, EDM Heun,
+DPM-Solver++(2M).
 
 Predictors and correctors share one signature, `update(rng, x, t) -> (x,
 x_mean)` with x (B, H, W, 2) and t (B,); they are built by factories
@@ -16,7 +17,16 @@ depend on how the batch is sharded.
   ode   the probability-flow ODE, Euler steps uniform in t.
   heun  EDM's 2nd-order Heun solver of the probability-flow ODE in the
         noise-level variable with Karras' rho-spaced levels (Karras et al.
-        2022, Alg. 2, with optional churn); 2 * num_steps - 1 evaluations.
+        2022, Alg. 2, with optional churn: EDM's stochastic sampler);
+        2 * num_steps - 1 evaluations.
+  dpmpp_2m  DPM-Solver++(2M) (Lu et al. 2022, the multistep 2nd-order
+        solver of the data-prediction ODE) on the same levels, as
+        k-diffusion's `sample_dpmpp_2m`; num_steps evaluations.
+
+`heun` and `dpmpp_2m` integrate the EDM view of every SDE (`sde.scale`,
+`sde.noise_level`): y = x / s(t) with the denoiser
+D(y; sigma) = y + sigma^2 s(t) score(s(t) y, t), so
+dy/dsigma = (y - D) / sigma.
 """
 
 import dataclasses
@@ -26,8 +36,10 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from kspace.common import catalog
+from kspace.common import config_errors
 from score_phase.sbdm import sde as sde_lib
 
 Update = Callable[
@@ -48,6 +60,11 @@ SAMPLERS: catalog.Catalog[Callable[..., tuple[SampleFn, int]]] = (
 
 # Score evaluations of one update of each predictor / corrector.
 _PREDICTOR_EVALS = {"euler_maruyama": 1, "reverse_diffusion": 1, "none": 0}
+
+# `sampling` fields added after runs were saved with the block, and the
+# values that sample as those runs did: a checkpoint's config without them
+# (score_phase.loading.read_config) still builds its sampler.
+LATER_FIELDS = {"s_tmin": 0.0, "s_tmax": math.inf, "s_noise": 1.0}
 
 
 def _noise_like(rng: jax.Array, x: jax.Array) -> jax.Array:
@@ -236,6 +253,44 @@ def karras_noise_levels(
   return jnp.concatenate([levels, jnp.zeros((1,))]).astype(jnp.float32)
 
 
+def _check_edm_view(sde: sde_lib.SDE, name: str) -> None:
+  """Raises ConfigError unless `sde` has the EDM view the sampler needs."""
+  for method in ("scale", "noise_level", "t_from_noise_level"):
+    if getattr(type(sde), method) is getattr(sde_lib.SDE, method):
+      raise config_errors.ConfigError(
+          f"sampling.name={name!r} needs the SDE's EDM view (scale, noise"
+          f" level), which {type(sde).__name__} does not define. Fix: use"
+          " --config.sampling.name=pc or ode, or one of the SDEs "
+          f"{sde_lib.SDES.names()}."
+      )
+
+
+def _check_num_steps(name: str, num_steps: int) -> None:
+  if num_steps < 2:
+    raise config_errors.ConfigError(
+        f"{name} needs num_steps >= 2, got {num_steps}. Fix: set"
+        " --config.sampling.num_steps to 2 or more."
+    )
+
+
+def _edm_levels(sde: sde_lib.SDE, config) -> tuple[float, np.ndarray]:
+  """(sigma_max, the num_steps + 1 Karras levels from sigma(T) to
+  sigma(eps), then 0, as float64 numpy)."""
+  sigma_max = float(sde.noise_level(jnp.asarray(sde.T)))
+  sigma_min = float(sde.noise_level(jnp.asarray(config.eps)))
+  levels = karras_noise_levels(
+      sigma_max, sigma_min, config.num_steps, config.rho
+  )
+  # float32 levels, as the samplers have always used; coefficients in float64.
+  return sigma_max, np.asarray(levels, np.float64)
+
+
+def _edm_prior(sde: sde_lib.SDE, rng: jax.Array, shape) -> jax.Array:
+  """y = x(T) / s(T) for x(T) from the SDE's prior (the PC samplers' draw
+  from the same key)."""
+  return sde.prior_sampling(rng, shape) / sde.scale(jnp.asarray(sde.T))
+
+
 @SAMPLERS.register("heun")
 def get_heun_sampler(sde, model_score_fn, config) -> tuple[SampleFn, int]:
   """EDM Heun sampler (Karras et al. 2022, Alg. 2) for any of our SDEs.
@@ -243,17 +298,31 @@ def get_heun_sampler(sde, model_score_fn, config) -> tuple[SampleFn, int]:
   Works on y = x / s(t) with noise level sigma(t): dy/dsigma = -sigma *
   s(t) * score(s(t) y, t). `num_steps` rho-spaced levels; a Heun (2nd
   order) update between consecutive non-zero levels and a final Euler step
-  to sigma = 0 (which returns the denoised estimate). Churn > 0 re-injects
-  noise (sigma_hat = sigma (1 + churn / num_steps)) for a stochastic
-  variant.
+  to sigma = 0 (which returns the denoised estimate).
+
+  Churn > 0 is EDM's stochastic sampler: before the step from each level
+  sigma_i in [s_tmin, s_tmax] it raises the noise to sigma_hat =
+  sigma_i (1 + gamma), gamma = min(churn / num_steps, sqrt(2) - 1), adding
+  fresh noise of std s_noise sqrt(sigma_hat^2 - sigma_i^2), then steps from
+  sigma_hat. sigma_hat is capped at sigma(T): the network has not seen
+  larger noise (so the first step, from sigma(T), adds none).
   """
+  config = _with_later_fields(config)
   num_steps = config.num_steps
-  if num_steps < 2:
-    raise ValueError(f"heun needs num_steps >= 2, got {num_steps}.")
-  sigma_max = float(sde.noise_level(jnp.asarray(sde.T)))
-  sigma_min = float(sde.noise_level(jnp.asarray(config.eps)))
-  levels = karras_noise_levels(sigma_max, sigma_min, num_steps, config.rho)
-  gamma = min(config.churn / num_steps, math.sqrt(2.0) - 1.0)
+  _check_num_steps("heun", num_steps)
+  _check_edm_view(sde, "heun")
+  sigma_max, levels = _edm_levels(sde, config)
+  sigmas = levels[:-1]
+  in_range = (sigmas >= config.s_tmin) & (sigmas <= config.s_tmax)
+  gamma = np.where(
+      in_range, min(config.churn / num_steps, math.sqrt(2.0) - 1.0), 0.0
+  )
+  hats = np.minimum(sigmas * (1.0 + gamma), sigma_max)
+  churn_std = config.s_noise * np.sqrt(np.maximum(hats**2 - sigmas**2, 0.0))
+  stochastic = bool(np.any(churn_std > 0))
+  levels, hats, churn_std = (
+      jnp.asarray(a, jnp.float32) for a in (levels, hats, churn_std)
+  )
 
   def sample_fn(rng, params, magnitude, scan=None):
     score_fn = _magnitude_score_fn(model_score_fn, params, magnitude, scan)
@@ -265,15 +334,18 @@ def get_heun_sampler(sde, model_score_fn, config) -> tuple[SampleFn, int]:
       s = sde.scale(t)
       return sde_lib.batch_mul(-sigma * s, score_fn(sde_lib.batch_mul(s, y), t))
 
+    def churn(i, y):
+      if not stochastic:
+        return y
+      noise = _noise_like(jax.random.fold_in(rng, i), y)
+      return y + churn_std[i] * noise
+
     prior_rng, rng = jax.random.split(rng)
-    y = sde.prior_sampling(prior_rng, shape) / sde.scale(jnp.asarray(sde.T))
+    y = _edm_prior(sde, prior_rng, shape)
 
     def step(i, y):
-      sigma, sigma_next = levels[i], levels[i + 1]
-      sigma_hat = jnp.minimum(sigma * (1.0 + gamma), sigma_max)
-      if gamma > 0:
-        noise = _noise_like(jax.random.fold_in(rng, i), y)
-        y = y + jnp.sqrt(sigma_hat**2 - sigma**2) * noise
+      sigma_hat, sigma_next = hats[i], levels[i + 1]
+      y = churn(i, y)
       d = derivative(y, sigma_hat)
       y_euler = y + (sigma_next - sigma_hat) * d
       d_next = derivative(y_euler, sigma_next)
@@ -281,9 +353,78 @@ def get_heun_sampler(sde, model_score_fn, config) -> tuple[SampleFn, int]:
 
     y = jax.lax.fori_loop(0, num_steps - 1, step, y)
     # Last step to sigma = 0: Euler, i.e. the denoised estimate.
-    return y - levels[num_steps - 1] * derivative(y, levels[num_steps - 1])
+    last = num_steps - 1
+    y = churn(last, y)
+    return y - hats[last] * derivative(y, hats[last])
 
   return sample_fn, 2 * num_steps - 1
+
+
+@SAMPLERS.register("dpmpp_2m")
+def get_dpmpp_2m_sampler(sde, model_score_fn, config) -> tuple[SampleFn, int]:
+  """DPM-Solver++(2M) (Lu et al. 2022, Alg. 2) on Karras' levels.
+
+  In the EDM view (module docstring) with lambda = -log sigma and step
+  h_i = log(sigma_i / sigma_{i+1}), each step from sigma_i to a non-zero
+  sigma_{i+1} is
+    y <- (sigma_{i+1} / sigma_i) y + (1 - e^{-h_i}) D',
+  with D' = D_i at the first step (1st order) and after it the
+  linear extrapolation D' = (1 + 1 / (2 r)) D_i - 1 / (2 r) D_{i-1},
+  r = h_{i-1} / h_i (2nd order, one denoiser evaluation per step). The last
+  step, to sigma = 0, returns D at the smallest level (1st order), as
+  k-diffusion's `sample_dpmpp_2m`. `num_steps` levels, `num_steps`
+  evaluations; deterministic given the prior draw.
+  """
+  num_steps = config.num_steps
+  _check_num_steps("dpmpp_2m", num_steps)
+  _check_edm_view(sde, "dpmpp_2m")
+  _, levels = _edm_levels(sde, config)
+  sigmas, sigmas_next = levels[: num_steps - 1], levels[1:num_steps]
+  h = np.log(sigmas / sigmas_next)
+  h_last = np.concatenate([[np.nan], h[:-1]])
+  new_weight = np.where(np.arange(num_steps - 1) > 0, 1 + h / (2 * h_last), 1)
+  old_weight = 1.0 - new_weight
+  ratio = sigmas_next / sigmas
+  data_weight = -np.expm1(-h)
+  levels, new_weight, old_weight, ratio, data_weight = (
+      jnp.asarray(a, jnp.float32)
+      for a in (levels, new_weight, old_weight, ratio, data_weight)
+  )
+
+  def sample_fn(rng, params, magnitude, scan=None):
+    score_fn = _magnitude_score_fn(model_score_fn, params, magnitude, scan)
+    shape = magnitude.shape + (2,)
+    batch = shape[0]
+
+    def denoise(y, sigma):
+      t = jnp.full((batch,), sde.t_from_noise_level(sigma))
+      s = sde.scale(t)
+      score = score_fn(sde_lib.batch_mul(s, y), t)
+      return y + sde_lib.batch_mul(sigma**2 * s, score)
+
+    prior_rng, _ = jax.random.split(rng)
+    y = _edm_prior(sde, prior_rng, shape)
+
+    def step(i, carry):
+      y, previous = carry
+      denoised = denoise(y, levels[i])
+      blended = new_weight[i] * denoised + old_weight[i] * previous
+      return ratio[i] * y + data_weight[i] * blended, denoised
+
+    y, _ = jax.lax.fori_loop(0, num_steps - 1, step, (y, jnp.zeros_like(y)))
+    return denoise(y, levels[num_steps - 1])
+
+  return sample_fn, num_steps
+
+
+def _with_later_fields(config: ml_collections.ConfigDict):
+  """`config` with the `LATER_FIELDS` it lacks (a copy when any is missing)."""
+  missing = {k: v for k, v in LATER_FIELDS.items() if k not in config}
+  if not missing:
+    return config
+  config = ml_collections.ConfigDict(config.to_dict())
+  config.update(missing)
+  return config
 
 
 def get_sampler(
@@ -294,8 +435,9 @@ def get_sampler(
   """The sampler named `config.name` (the `sampling` config block).
 
   Args:
-    config: name ("pc" | "ode" | "heun"), num_steps, eps, denoise,
-      predictor, corrector, snr, n_corrector_steps, rho, churn.
+    config: name ("pc" | "ode" | "heun" | "dpmpp_2m"), num_steps, eps,
+      denoise, predictor, corrector, snr, n_corrector_steps, rho, churn,
+      s_tmin, s_tmax, s_noise (those of `LATER_FIELDS` may be missing).
     sde: the forward SDE the model was trained with.
     model_score_fn: score_fn(params, x, t, magnitude, scan=...)
       (models.utils).
@@ -303,5 +445,9 @@ def get_sampler(
   Returns:
     (sample_fn(rng, params, magnitude (B,H,W), scan=None) -> (B,H,W,2)
     float32, score evaluations per sample).
+
+  Raises:
+    ConfigError: an unknown sampler, too few steps, or an SDE the sampler
+      cannot integrate.
   """
   return SAMPLERS.get(config.name)(sde, model_score_fn, config)
