@@ -362,66 +362,21 @@ def part_recon(mode: str, record):
 
 
 def sbdm_train_step(config):
-  """`score_phase.sbdm.trainer.get_train_step(config)`, built the same way.
+  """`score_phase.sbdm.objective.get_train_step(config)`: the trainer's own
+  step (that module imports no data layer, which the GPU machine lacks)."""
+  from score_phase.sbdm import objective  # pylint: disable=g-import-not-at-top
 
-  That module and `score_phase.sbdm.loading` import the data layer at
-  module level (TFDS, grain, the DICOM / NIfTI readers) through
-  `score_phase.trainer` / `score_phase.loading`; the GPU machine has none
-  of them, so the step is assembled here from the same pieces.
-  tests/benchmarks/gpu_table_test.py checks that it traces to the very
-  same jaxpr as the trainer's.
-  """
-  # pylint: disable=g-import-not-at-top
-  from runtime import optimizers
-  from score_phase.sbdm import networks
-  from score_phase.sbdm import objective
-  from score_phase.sbdm import sde as sde_lib
-  from score_phase.sbdm import state as sbdm_state
-  # pylint: enable=g-import-not-at-top
-
-  sde = sde_lib.get_sde(config.sde)
-  optimizer, schedule = optimizers.create_optimizer(config.optim)
-  loss = config.loss
-  loss_fn = objective.get_loss_fn(
-      sde,
-      networks.get_model_score_fn(sde, config.model, train=True),
-      eps=loss.eps,
-      weighting=loss.weighting,
-      magnitude_threshold=loss.magnitude_threshold,
-      background_weight=loss.background_weight,
-      noise_sampling=loss.noise_sampling,
-      p_mean=loss.p_mean,
-      p_std=loss.p_std,
-      sigma_data=config.model.sigma_data,
-      crop_size=loss.crop_size,
-      scan_dropout=(loss.scan_field_dropout, loss.scan_all_dropout),
-  )
-  return sbdm_state.get_train_step(
-      loss_fn, optimizer, schedule, config.ema.rate, config.ema.warmup
-  )
+  return objective.get_train_step(config)
 
 
 def sbdm_sample_phase(config):
   """(sample_phase(rng, params, magnitude, scan=None), nfe): the function
-  `score_phase.sbdm.loading.get_phase_sampler` jits (see `sbdm_train_step`
-  on why it is built here)."""
+  `score_phase.sbdm.loading.get_phase_sampler` jits."""
   # pylint: disable=g-import-not-at-top
-  from score_phase import representation
-  from score_phase.sbdm import networks
-  from score_phase.sbdm import sampling
-  from score_phase.sbdm import sde as sde_lib
+  from score_phase.sbdm import loading as sbdm_loading
+
   # pylint: enable=g-import-not-at-top
-
-  sde = sde_lib.get_sde(config.sde)
-  score_fn = networks.get_model_score_fn(sde, config.model)
-  sample_fn, nfe = sampling.get_sampler(config.sampling, sde, score_fn)
-
-  def sample_phase(rng, params, magnitude, scan=None):
-    return representation.phasor_to_phase(
-        sample_fn(rng, params, magnitude, scan)
-    )
-
-  return sample_phase, nfe
+  return sbdm_loading.sample_phase_fn(config)
 
 
 def sbdm_config(mode: str, part: str):

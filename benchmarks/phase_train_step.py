@@ -26,8 +26,8 @@ import numpy as np
 from configs import phase_sbdm
 from runtime import parallel
 from runtime import train_loop
+from score_phase.sbdm import objective
 from score_phase.sbdm import state as sbdm_state
-from score_phase.sbdm import trainer as sbdm_trainer
 
 # (label, overrides of the cpu32 config).
 SETTINGS = (
@@ -87,9 +87,7 @@ def main(argv):
     state = train_loop.compiled_init(sbdm_state.get_init_fn(config), mesh)(
         jax.random.key(0)
     )
-    step_fn = train_loop.compiled_step(
-        sbdm_trainer.get_train_step(config), mesh
-    )
+    step_fn = train_loop.compiled_step(objective.get_train_step(config), mesh)
     batch_size = config.train.batch_size
     rng = np.random.default_rng(0)
     batch = {

@@ -50,6 +50,7 @@ import numpy as np
 from configs import phase_sbdm
 from runtime import parallel
 from runtime import stats
+from score_phase import batch_checks
 from score_phase import input_pipeline
 from score_phase import loading
 from score_phase import representation
@@ -171,7 +172,7 @@ def eval_batches(config, source, num_images, batch_images, scan):
   `num_images` records in batches of `batch_images`."""
   batches = []
   for records in input_pipeline.eval_records(source, batch_images, num_images):
-    magnitude = input_pipeline.prepare_magnitude(
+    magnitude = batch_checks.prepare_magnitude(
         np.stack([r["magnitude"] for r in records]), config.data.image_size
     )
     phase = np.stack([r["phase"] for r in records]).astype(np.float32)

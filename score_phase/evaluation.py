@@ -19,6 +19,7 @@ from kspace.common import config_errors
 from runtime import atomic
 from runtime import metric_writers
 from runtime import parallel
+from score_phase import batch_checks
 from score_phase import input_pipeline
 from score_phase import loading
 from score_phase import scan_params
@@ -158,7 +159,7 @@ def evaluate(
           source, evaluation.batch_size, evaluation.num_examples
       )
   ):
-    magnitude = input_pipeline.prepare_magnitude(
+    magnitude = batch_checks.prepare_magnitude(
         np.stack([r["magnitude"] for r in records]), config.data.image_size
     )
     phase = jnp.asarray(np.stack([r["phase"] for r in records]), jnp.float32)

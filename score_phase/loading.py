@@ -19,7 +19,7 @@ from kspace.common import phase as phase_lib
 from runtime import checkpoints
 from runtime import parallel
 from runtime import train_loop
-from score_phase import input_pipeline
+from score_phase import batch_checks
 from score_phase.gan import model as gan_model
 from score_phase.sbdm import state as sbdm_state
 
@@ -134,7 +134,7 @@ def as_phase_fn(sample_phase, params, image_size: int, mesh):
             f" trained on {image_size}x{image_size}."
         )
       return sample_phase(key, params, *inputs)
-    inputs = (input_pipeline.prepare_magnitude(magnitude, image_size),) + (
+    inputs = (batch_checks.prepare_magnitude(magnitude, image_size),) + (
         inputs[1:]
     )
     padded, count = parallel.pad_to_multiple(inputs, jax.device_count())

@@ -12,6 +12,7 @@ from etils import epath
 from runtime import parallel
 from runtime import train_loop
 from score_phase import evaluation
+from score_phase import batch_checks
 from score_phase import input_pipeline
 from score_phase import loading
 
@@ -38,7 +39,7 @@ def figure_hook(
   """
   evaluation_config = config.eval
   # The same checks (and magnitude normalisation) as the training batches.
-  figure_batch = input_pipeline.check_batch(
+  figure_batch = batch_checks.check_batch(
       next(
           input_pipeline.eval_batches(
               val_source,
@@ -100,7 +101,7 @@ def get_task(
       batches=lambda start, size: input_pipeline.train_batches(
           train_source, size, seed=config.seed, start_step=start
       ),
-      check_batch=lambda batch: input_pipeline.check_batch(
+      check_batch=lambda batch: batch_checks.check_batch(
           batch,
           image_size,
           scan=config.get("model", {}).get("scan_conditioning", False),

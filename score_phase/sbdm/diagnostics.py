@@ -23,6 +23,7 @@ from etils import epath
 
 from runtime import parallel
 from runtime import stats
+from score_phase import batch_checks
 from score_phase import input_pipeline
 from score_phase import loading
 from score_phase.sbdm import networks
@@ -178,7 +179,7 @@ def run(
   batches = [
       {
           key: jnp.asarray(value)
-          for key, value in input_pipeline.check_batch(
+          for key, value in batch_checks.check_batch(
               {key: np.stack([r[key] for r in records]) for key in records[0]},
               config.data.image_size,
               scan=True,

@@ -21,7 +21,9 @@ from score_phase.sbdm import state as sbdm_state
 
 
 @train_loop.cached_by_config("model", "sde", "sampling")
-def _sample_phase_fn(config: ml_collections.ConfigDict):
+def sample_phase_fn(config: ml_collections.ConfigDict):
+  """(sample_phase(rng, params, magnitude, scan=None) -> phase, nfe), not
+  yet jitted: the function `get_phase_sampler` compiles."""
   sde = sde_lib.get_sde(config.sde)
   score_fn = networks.get_model_score_fn(sde, config.model)
   sample_fn, nfe = sampling.get_sampler(config.sampling, sde, score_fn)
@@ -46,7 +48,7 @@ def get_phase_sampler(config: ml_collections.ConfigDict, mesh):
     float32 in (-pi, pi], with B a multiple of the device count; scan:
     `scan_params.encode`'s dict, or None for none known; nfe).
   """
-  sample_phase, nfe = _sample_phase_fn(config)
+  sample_phase, nfe = sample_phase_fn(config)
   return loading.compile_sampler(sample_phase, mesh), nfe
 
 

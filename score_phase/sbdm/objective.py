@@ -2,19 +2,27 @@
 
 `get_loss_fn(sde, score_fn, ...)` returns a pure `loss_fn(params, batch,
 key)`: noise levels drawn per image (`sample_times`), optional random crops
-(`random_crops`), and the per-pixel weights of `representation`. The state
-and the step that applies it are `sbdm.state`'s.
+(`random_crops`), and the per-pixel weights of `representation`.
+`get_train_step(config)` is the training step of a phase_sbdm config: that
+loss, the optimizer and the EMA, applied by `sbdm.state`'s generic step.
+Nothing here imports the data layer (a GPU benchmark builds the step
+without it).
 """
 
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 from kspace.common import config_errors
+from runtime import optimizers
+from runtime import train_loop
 from score_phase import representation
 from score_phase import scan_params
+from score_phase.sbdm import networks
 from score_phase.sbdm import sde as sde_lib
+from score_phase.sbdm import state as sbdm_state
 
 WEIGHTINGS = ("std2", "likelihood", "edm")
 NOISE_SAMPLINGS = ("uniform_t", "lognormal")
@@ -161,3 +169,36 @@ def get_loss_fn(
     return jnp.mean(jnp.sum(error, axis=-1) * weights)
 
   return loss_fn
+
+
+@train_loop.cached_by_config("model", "sde", "optim", "loss", "ema")
+def get_train_step(config: ml_collections.ConfigDict):
+  """Pure `train_step(state, batch, key) -> (state, metrics)` (DSM + EMA)."""
+  sde = sde_lib.get_sde(config.sde)
+  optimizer, schedule = optimizers.create_optimizer(config.optim)
+  loss = config.loss
+  if loss.crop_size and config.model.attn_resolutions:
+    # Attention sits at feature-map *sizes*, which differ between crops and
+    # whole images: the two would be different networks.
+    raise ValueError(
+        f"loss.crop_size={loss.crop_size} needs model.attn_resolutions=()"
+        " (the middle block's attention stays): set"
+        " --config.model.attn_resolutions='()' or loss.crop_size=0."
+    )
+  loss_fn = get_loss_fn(
+      sde,
+      networks.get_model_score_fn(sde, config.model, train=True),
+      eps=loss.eps,
+      weighting=loss.weighting,
+      magnitude_threshold=loss.magnitude_threshold,
+      background_weight=loss.background_weight,
+      noise_sampling=loss.noise_sampling,
+      p_mean=loss.p_mean,
+      p_std=loss.p_std,
+      sigma_data=config.model.sigma_data,
+      crop_size=loss.crop_size,
+      scan_dropout=(loss.scan_field_dropout, loss.scan_all_dropout),
+  )
+  return sbdm_state.get_train_step(
+      loss_fn, optimizer, schedule, config.ema.rate, config.ema.warmup
+  )

@@ -94,7 +94,7 @@ def test_the_sampler_is_the_loaders():
       phase_sbdm.get_config("tiny"), {"name": "dpmpp_2m", "num_steps": 3}
   )
   ours, nfe = sampler.sample_phase_fn(config)
-  theirs, their_nfe = sbdm_loading._sample_phase_fn(config)
+  theirs, their_nfe = sbdm_loading.sample_phase_fn(config)
   params = jax.eval_shape(
       sbdm_state.get_init_fn(config), jax.random.key(0)
   ).ema_params

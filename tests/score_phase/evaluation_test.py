@@ -18,7 +18,7 @@ from runtime import checkpoints
 from runtime import metric_writers
 from runtime import parallel
 from score_phase import evaluation
-from score_phase import input_pipeline
+from score_phase import batch_checks
 from score_phase import loading
 from score_phase.sbdm import loading as sbdm_loading
 from score_phase.sbdm import state as sbdm_state
@@ -249,7 +249,7 @@ def test_bad_training_input(tmp_path):
         val_source=VAL,
     )
   with pytest.raises(ValueError, match="trained on 16x16"):
-    input_pipeline.check_batch(
+    batch_checks.check_batch(
         {"magnitude": np.ones((8, 32, 32)), "phase": np.ones((8, 32, 32))},
         SIZE,
     )

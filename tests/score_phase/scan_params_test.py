@@ -12,13 +12,13 @@ from kspace.simulator import generator
 from kspace.simulator import physics
 from runtime import parallel
 from runtime import train_loop
-from score_phase import input_pipeline
+from score_phase import batch_checks
 from score_phase import loading
 from score_phase import scan_params
 from score_phase.sbdm import loading as sbdm_loading
 from score_phase.sbdm import networks
+from score_phase.sbdm import objective
 from score_phase.sbdm import state as sbdm_state
-from score_phase.sbdm import trainer as sbdm_trainer
 
 
 def _records(count, size):
@@ -165,7 +165,7 @@ def test_scan_conditioned_training_and_sampling():
   size = config.data.image_size
   mesh = parallel.create_mesh()
   records = _records(8, size)
-  batch = input_pipeline.check_batch(
+  batch = batch_checks.check_batch(
       _stack(records, ("magnitude", "phase") + scan_params.RECORD_KEYS),
       size,
       scan=True,
@@ -174,7 +174,7 @@ def test_scan_conditioned_training_and_sampling():
   state = train_loop.compiled_init(sbdm_state.get_init_fn(config), mesh)(
       jax.random.key(0)
   )
-  step = train_loop.compiled_step(sbdm_trainer.get_train_step(config), mesh)
+  step = train_loop.compiled_step(objective.get_train_step(config), mesh)
   for i in range(3):
     state, metrics = step(
         state, parallel.shard_batch(batch, mesh), jax.random.key(i)

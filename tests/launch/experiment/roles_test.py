@@ -11,7 +11,7 @@ from kspace.common import normalize
 from launch.experiment import phase_store
 from launch.experiment import roles as roles_lib
 from recon import input_pipeline
-from score_phase import input_pipeline as phase_input_pipeline
+from score_phase import batch_checks as phase_batch_checks
 from score_phase.sources import records as record_sources
 
 
@@ -40,7 +40,7 @@ def test_every_consumer_sees_the_same_normalised_magnitude():
   magnitude = rng.uniform(0, 1, (2, 8, 8)).astype(np.float32) * 1e-4
   phase = rng.uniform(-np.pi, np.pi, (2, 8, 8)).astype(np.float32)
   expected = normalize.normalize_magnitude(magnitude)
-  phase_batch = phase_input_pipeline.check_batch(
+  phase_batch = phase_batch_checks.check_batch(
       {"magnitude": magnitude, "phase": phase}, 8
   )
   np.testing.assert_array_equal(phase_batch["magnitude"], expected)

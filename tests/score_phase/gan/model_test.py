@@ -15,7 +15,7 @@ from launch import main as launch_main
 from runtime import checkpoints
 from runtime import parallel
 from runtime import train_loop
-from score_phase import input_pipeline
+from score_phase import batch_checks
 from score_phase import loading
 from score_phase.gan import model as gan_model
 from score_phase.gan import pix2pix
@@ -132,7 +132,7 @@ def test_one_train_step_updates_both_networks():
   # The loop's own compiled step (shared with the training tests).
   step = train_loop.compiled_step(gan_trainer.get_train_step(config), MESH)
   batch = parallel.shard_batch(
-      input_pipeline.check_batch(jax.device_get(_batch(TRAIN[:8])), SIZE),
+      batch_checks.check_batch(jax.device_get(_batch(TRAIN[:8])), SIZE),
       MESH,
   )
   before = jax.device_get(state)  # The step donates `state`.

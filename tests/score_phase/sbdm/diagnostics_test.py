@@ -8,7 +8,7 @@ import pytest
 
 from configs import phase_sbdm
 from kspace.simulator import generator
-from score_phase import input_pipeline
+from score_phase import batch_checks
 from score_phase import scan_params
 from score_phase.sbdm import diagnostics
 from score_phase.sbdm import layers
@@ -35,7 +35,7 @@ def _batches(size, count=2, per_batch=4):
   batches = []
   for start in range(0, len(records), per_batch):
     chunk = records[start : start + per_batch]
-    batch = input_pipeline.check_batch(
+    batch = batch_checks.check_batch(
         {
             k: np.stack([r[k] for r in chunk])
             for k in ("magnitude", "phase") + scan_params.RECORD_KEYS

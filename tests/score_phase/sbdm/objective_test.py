@@ -17,7 +17,6 @@ from score_phase.sbdm import networks
 from score_phase.sbdm import objective
 from score_phase.sbdm import sde as sde_lib
 from score_phase.sbdm import state as sbdm_state
-from score_phase.sbdm import trainer as sbdm_trainer
 
 CONFIG = phase_sbdm.get_config("tiny")
 SIZE = CONFIG.data.image_size
@@ -42,9 +41,7 @@ def pieces():
   state = train_loop.compiled_init(sbdm_state.get_init_fn(CONFIG), mesh)(
       jax.random.key(0)
   )
-  train_step = train_loop.compiled_step(
-      sbdm_trainer.get_train_step(CONFIG), mesh
-  )
+  train_step = train_loop.compiled_step(objective.get_train_step(CONFIG), mesh)
   sde = sde_lib.get_sde(CONFIG.sde)
   loss_fn = objective.get_loss_fn(
       sde,
@@ -233,9 +230,7 @@ def test_edm_crop_training_learns_and_samples_full_images():
   state = train_loop.compiled_init(sbdm_state.get_init_fn(config), mesh)(
       jax.random.key(0)
   )
-  train_step = train_loop.compiled_step(
-      sbdm_trainer.get_train_step(config), mesh
-  )
+  train_step = train_loop.compiled_step(objective.get_train_step(config), mesh)
   batch = _batch()
   sde = sde_lib.get_sde(config.sde)
   loss_fn = jax.jit(
@@ -274,4 +269,4 @@ def test_edm_crop_training_learns_and_samples_full_images():
   with_attention = _edm_config()
   with_attention.model.attn_resolutions = (8,)
   with pytest.raises(ValueError, match="attn_resolutions"):
-    sbdm_trainer.get_train_step(with_attention)
+    objective.get_train_step(with_attention)

@@ -10,8 +10,8 @@ from kspace.simulator import generator
 from runtime import parallel
 from runtime import train_loop
 from score_phase.sbdm import loading as sbdm_loading
+from score_phase.sbdm import objective
 from score_phase.sbdm import state as sbdm_state
-from score_phase.sbdm import trainer as sbdm_trainer
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,7 @@ def results():
   ):
     init = train_loop.compiled_init(sbdm_state.get_init_fn(CONFIG), mesh)
     state = init(jax.random.key(0))
-    step = train_loop.compiled_step(sbdm_trainer.get_train_step(CONFIG), mesh)
+    step = train_loop.compiled_step(objective.get_train_step(CONFIG), mesh)
     state, metrics = step(state, parallel.shard_batch(batch, mesh), key)
     sample_phase, _ = sbdm_loading.get_phase_sampler(CONFIG, mesh)
     phase = sample_phase(
