@@ -94,7 +94,7 @@ def measure(args, size: int, batch: int) -> dict:
   import jax
   import numpy as np
 
-  from score_phase import input_pipeline
+  from score_phase import batch_checks
   from score_phase import representation
   from score_phase.sbdm import networks
   from score_phase.sbdm import sampling
@@ -118,7 +118,7 @@ def measure(args, size: int, batch: int) -> dict:
     return representation.phasor_to_phase(sample_fn(rng, params, magnitude))
 
   magnitude = jax.device_put(
-      input_pipeline.prepare_magnitude(
+      batch_checks.prepare_magnitude(
           np.random.default_rng(0).random((batch, size, size), np.float32)
       ),
       device,
