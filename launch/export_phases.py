@@ -122,15 +122,20 @@ def draw_phases(
     factory, records, split: str, key, magnitude, num_draws: int, batch: int
 ) -> np.ndarray:
   """(K, S, H, W) phases of a volume's normalised magnitudes (S, H, W),
-  `batch` slices per call (the last chunk padded with its last slice)."""
+  `batch` slices per call; a shorter last chunk is padded with its last
+  slice to the next power of two (so at most log2(batch) + 1 shapes
+  compile, and a one-slice volume, as a PACS export's single-file series
+  are, costs one slice's sampling, not `batch`'s: padded to 16, the demo
+  registry exported at 6.7 s a slice)."""
   drawn = []
   for start in range(0, len(records), batch):
     chunk = magnitude[start : start + batch]
     chunk_records = list(records[start : start + batch])
     count = len(chunk)
-    if count < batch:
-      chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - count, 0)])
-      chunk_records += [chunk_records[-1]] * (batch - count)
+    padded = min(batch, 1 << (count - 1).bit_length())
+    if count < padded:
+      chunk = np.concatenate([chunk, np.repeat(chunk[-1:], padded - count, 0)])
+      chunk_records += [chunk_records[-1]] * (padded - count)
     phases = loading.draw_phases(
         factory(chunk_records, split),
         jax.random.fold_in(key, start),
