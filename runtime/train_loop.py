@@ -340,6 +340,13 @@ def train(
               | {"train/steps_per_second": timer.rate(done)},
           )
           bar.set_postfix(loss=f"{summary['loss']:.4g}")
+        # Hooks (validation, figures) before the save: a run killed once its
+        # checkpoint is written has already logged them, so its resumed
+        # metrics equal an uninterrupted run's. (Not on SIGTERM: it exits.)
+        if not stop:
+          for hook in task.hooks:
+            if hook.is_due(done, num_steps):
+              hook.fn(state, done, writer)
         if save:
           checkpoints.save(
               manager,
@@ -351,9 +358,6 @@ def train(
         if stop:
           manager.wait_until_finished()
           raise Preempted(done)
-        for hook in task.hooks:
-          if hook.is_due(done, num_steps):
-            hook.fn(state, done, writer)
         bar.update(1)
   finally:
     manager.wait_until_finished()
