@@ -53,11 +53,8 @@ from runtime import stats
 from score_phase import batch_checks
 from score_phase import input_pipeline
 from score_phase import loading
-from score_phase import representation
 from score_phase import scan_params
-from score_phase.sbdm import networks
-from score_phase.sbdm import sampling
-from score_phase.sbdm import sde as sde_lib
+from score_phase.sbdm import loading as sbdm_loading
 from score_phase.sbdm import state as sbdm_state
 from score_phase.scoring import distributions
 from score_phase.scoring import sampler_scores
@@ -120,28 +117,12 @@ def row_config(config: ml_collections.ConfigDict, overrides: dict):
   return setting
 
 
-def sample_phase_fn(setting):
-  """(sample_phase(rng, params, magnitude, scan=None), NFE): the function
-  `score_phase.sbdm.loading.get_phase_sampler` jits (score function,
-  sampler, phasor -> phase), built here to be compiled ahead of time."""
-  sde = sde_lib.get_sde(setting.sde)
-  score_fn = networks.get_model_score_fn(sde, setting.model)
-  sample_fn, nfe = sampling.get_sampler(setting.sampling, sde, score_fn)
-
-  def sample_phase(rng, params, magnitude, scan=None):
-    return representation.phasor_to_phase(
-        sample_fn(rng, params, magnitude, scan)
-    )
-
-  return sample_phase, nfe
-
-
 def compile_sampler(setting, params, inputs, mesh):
   """(compiled call(rng, params, inputs), NFE, compile seconds): the
   sampler jitted over the mesh as `score_phase.loading.compile_sampler`
   does, compiled ahead of time for the shapes of `inputs` so that no timed
   call compiles."""
-  sample_phase, nfe = sample_phase_fn(setting)
+  sample_phase, nfe = sbdm_loading.sample_phase_fn(setting)
   jitted = jax.jit(
       lambda rng, params, inputs: sample_phase(rng, params, *inputs),
       in_shardings=(
