@@ -36,6 +36,8 @@ from runtime import metric_writers
 from runtime import parallel
 
 CHECKPOINT_DIR = "checkpoints"
+# Checkpoint metadata key: SIGTERM saved this step before its due hooks ran.
+HOOKS_SKIPPED = "hooks_skipped"
 # Exit status of a run stopped by SIGTERM after saving (sysexits' TEMPFAIL:
 # "try again later"); launchers and job arrays requeue on it.
 PREEMPTED_EXIT_CODE = 75
@@ -257,6 +259,12 @@ def _sigterm_flag():
     signal.signal(signal.SIGTERM, previous)
 
 
+def _run_due_hooks(hooks, state, step: int, num_steps: int, writer):
+  for hook in hooks:
+    if hook.is_due(step, num_steps):
+      hook.fn(state, step, writer)
+
+
 def _mean_metrics(pending: list) -> dict[str, float]:
   values = jax.device_get(pending)
   return {key: float(np.mean([v[key] for v in values])) for key in values[0]}
@@ -309,6 +317,10 @@ def train(
     # Also from scratch: a run killed before its first checkpoint was
     # complete logged steps that are now run again.
     writer = metric_writers.MetricWriter(workdir, resume_step=start_step)
+    if restored is not None and metadata.get(HOOKS_SKIPPED):
+      # SIGTERM saved this step without its due hooks: run them now, so the
+      # resumed metrics (validation curves) equal an uninterrupted run's.
+      _run_due_hooks(task.hooks, state, start_step, num_steps, writer)
     train_step = compiled_step(task.train_step, mesh)
     base_key = jax.random.wrap_key_data(jax.device_get(state.rng))
     batches = task.batches(start_step, per_process_batch)
@@ -342,17 +354,18 @@ def train(
           bar.set_postfix(loss=f"{summary['loss']:.4g}")
         # Hooks (validation, figures) before the save: a run killed once its
         # checkpoint is written has already logged them, so its resumed
-        # metrics equal an uninterrupted run's. (Not on SIGTERM: it exits.)
+        # metrics equal an uninterrupted run's. On SIGTERM there is no time
+        # for them: the checkpoint says so and the resumed run runs them.
+        skipped = stop and any(h.is_due(done, num_steps) for h in task.hooks)
         if not stop:
-          for hook in task.hooks:
-            if hook.is_due(done, num_steps):
-              hook.fn(state, done, writer)
+          _run_due_hooks(task.hooks, state, done, num_steps, writer)
         if save:
           checkpoints.save(
               manager,
               done,
               state,
-              {"compatibility": dict(task.compatibility), **task.metadata},
+              {"compatibility": dict(task.compatibility), **task.metadata}
+              | ({HOOKS_SKIPPED: True} if skipped else {}),
           )
           last_checkpoint = done
         if stop:

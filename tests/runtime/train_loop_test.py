@@ -1,5 +1,6 @@
 """runtime.train_loop on a toy task: resume, logging, stops, compilation."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -189,6 +190,33 @@ def test_sigterm_saves_the_current_step_and_resumes_exactly(tmp_path):
   assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
   resumed = train_loop.train(_task(), _train_config(6), workdir, seed=0)
   np.testing.assert_array_equal(resumed.params, straight.params)
+
+
+def test_hooks_due_at_a_sigterm_step_run_once_on_resume(tmp_path):
+  """SIGTERM during step 4, where a hook every 2 steps is due: the save
+  skips it (no time) and the resumed run runs it at 4 before step 5."""
+  calls = []
+
+  def record(state, step, writer):
+    del writer
+    calls.append((step, int(state.step)))
+
+  def preempt_in_step_4(start_step, batch_size):
+    for step, batch in enumerate(batches(start_step, batch_size), start_step):
+      if step == 3:  # the batch of the step that ends at 4
+        os.kill(os.getpid(), signal.SIGTERM)
+      yield batch
+
+  hooks = (train_loop.Hook(2, record),)
+  task = dataclasses.replace(_task(hooks), batches=preempt_in_step_4)
+  with pytest.raises(train_loop.Preempted, match="step 4"):
+    train_loop.train(task, _train_config(6), tmp_path, seed=0)
+  assert calls == [(2, 2)]
+  train_loop.train(_task(hooks), _train_config(6), tmp_path, seed=0)
+  assert calls == [(2, 2), (4, 4), (6, 6)]
+  # A resume from a checkpoint whose hooks did run does not repeat them.
+  train_loop.train(_task(hooks), _train_config(8), tmp_path, seed=0)
+  assert calls == [(2, 2), (4, 4), (6, 6), (8, 8)]
 
 
 def test_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path):
