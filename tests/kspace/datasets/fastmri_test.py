@@ -190,6 +190,18 @@ def write_volume(
   return kspace, recon
 
 
+def _build(root, config="singlecoil_knee", data_dir=None, **kwargs):
+  """The fastmri builder on the files under `root` (data in root/tfds);
+  config=None leaves the builder config to kwargs (challenge, anatomy)."""
+  return datasets.build(
+      "fastmri",
+      data_dir or str(root / "tfds"),
+      manual_dir=str(root),
+      **({"config": config} if config else {}),
+      **({"crop_size": CROP} | kwargs),
+  )
+
+
 @pytest.fixture(scope="module")
 def singlecoil(tmp_path_factory):
   root = tmp_path_factory.mktemp("fastmri_sc")
@@ -205,13 +217,7 @@ def singlecoil(tmp_path_factory):
       volumes[name] = write_volume(
           folder / name, "singlecoil", rng, max_attr=name != "file2.h5"
       )
-  builder = datasets.build(
-      "fastmri",
-      str(root / "tfds"),
-      manual_dir=str(root),
-      config="singlecoil_knee",
-      crop_size=CROP,
-  )
+  builder = _build(root)
   return builder, volumes, str(root)
 
 
@@ -269,13 +275,11 @@ def test_multicoil_combine_matches_numpy_and_keeps_object_phase(tmp_path):
   shape = (24, 20)
   kspace, recon = write_volume(folder / "vol.h5", "multicoil", rng)
   acs_fraction = 0.3
-  builder = datasets.build(
-      "fastmri",
-      str(tmp_path / "tfds"),
-      manual_dir=str(tmp_path),
+  builder = _build(
+      tmp_path,
+      None,
       challenge="multicoil",
       anatomy="brain",
-      crop_size=CROP,
       acs_fraction=acs_fraction,
   )
   source = datasets.data_source(builder, "train")
@@ -328,13 +332,7 @@ def test_undersampled_file_without_target(tmp_path):
   write_volume(
       folder / "t.h5", "multicoil", rng, target=False, mask=True, max_attr=False
   )
-  builder = datasets.build(
-      "fastmri",
-      str(tmp_path / "tfds"),
-      manual_dir=str(tmp_path),
-      config="multicoil_knee",
-      crop_size=CROP,
-  )
+  builder = _build(tmp_path, "multicoil_knee")
   assert list(builder.info.splits.keys()) == ["test"]
   record = datasets.data_source(builder, "test")[0]
   assert record["undersampled"] and not record["has_target"]
@@ -369,47 +367,26 @@ def _complete_datasets(data_dir):
 def test_missing_layout_is_explained(tmp_path):
   (tmp_path / "stuff").mkdir()
   with pytest.raises(datasets.DatasetError, match="singlecoil_train"):
-    datasets.build(
-        "fastmri",
-        str(tmp_path / "tfds"),
-        manual_dir=str(tmp_path),
-        config="singlecoil_knee",
-    )
+    _build(tmp_path)
   with pytest.raises(datasets.DatasetError, match="manual_dir"):
     datasets.build("fastmri", str(tmp_path / "tfds"))
   _layout(tmp_path)
   with pytest.raises(datasets.DatasetError, match="no .h5 files"):
-    datasets.build(
-        "fastmri",
-        str(tmp_path / "tfds"),
-        manual_dir=str(tmp_path),
-        config="singlecoil_knee",
-    )
+    _build(tmp_path)
 
 
 def test_corrupt_file_is_named(tmp_path):
   folder = _layout(tmp_path)
   (folder / "broken.h5").write_bytes(b"\x89HDF\r\n" + b"garbage" * 10)
   with pytest.raises(datasets.DatasetError, match="broken.h5.*re-download"):
-    datasets.build(
-        "fastmri",
-        str(tmp_path / "tfds"),
-        manual_dir=str(tmp_path),
-        config="singlecoil_knee",
-    )
+    _build(tmp_path)
 
 
 def test_wrong_dimensionality_points_to_other_config(tmp_path):
   folder = _layout(tmp_path)
   write_volume(folder / "mc.h5", "multicoil", np.random.default_rng(3))
   with pytest.raises(datasets.DatasetError, match="mc.h5.*multicoil config"):
-    datasets.build(
-        "fastmri",
-        str(tmp_path / "tfds"),
-        manual_dir=str(tmp_path),
-        config="singlecoil_knee",
-        crop_size=CROP,
-    )
+    _build(tmp_path)
 
 
 def test_nan_kspace_fails_cleanly_and_retry_works(tmp_path):
@@ -419,22 +396,10 @@ def test_nan_kspace_fails_cleanly_and_retry_works(tmp_path):
   write_volume(folder / "bad.h5", "singlecoil", rng, corrupt_slice=1)
   data_dir = str(tmp_path / "tfds")
   with pytest.raises(datasets.DatasetError, match="bad.h5.*slice 1.*NaN"):
-    datasets.build(
-        "fastmri",
-        data_dir,
-        manual_dir=str(tmp_path),
-        config="singlecoil_knee",
-        crop_size=CROP,
-    )
+    _build(tmp_path, data_dir=data_dir)
   assert not _complete_datasets(data_dir)
   write_volume(folder / "bad.h5", "singlecoil", rng)  # the user's fix
-  builder = datasets.build(
-      "fastmri",
-      data_dir,
-      manual_dir=str(tmp_path),
-      config="singlecoil_knee",
-      crop_size=CROP,
-  )
+  builder = _build(tmp_path, data_dir=data_dir)
   assert len(datasets.data_source(builder, "train")) == 6
   assert len(_complete_datasets(data_dir)) == 1
 
@@ -443,13 +408,7 @@ def test_small_target_is_rejected(tmp_path):
   folder = _layout(tmp_path)
   write_volume(folder / "v.h5", "singlecoil", np.random.default_rng(5))
   with pytest.raises(datasets.DatasetError, match="v.h5.*crop_size"):
-    datasets.build(
-        "fastmri",
-        str(tmp_path / "tfds"),
-        manual_dir=str(tmp_path),
-        config="singlecoil_knee",
-        crop_size=20,
-    )
+    _build(tmp_path, crop_size=20)
 
 
 def _oversampled_kspace(rng, recon, width):
@@ -482,13 +441,7 @@ def test_readout_oversampling_is_cropped_to_recon_space_as_fastmri(tmp_path):
       target=target,
       target_key="reconstruction_esc",
   )
-  builder = datasets.build(
-      "fastmri",
-      str(tmp_path / "tfds"),
-      manual_dir=str(tmp_path),
-      config="singlecoil_knee",
-      crop_size=recon[0],
-  )
+  builder = _build(tmp_path, crop_size=recon[0])
   record = datasets.data_source(builder, "val")[0]
   np.testing.assert_allclose(record["magnitude"], target[0], atol=1e-5)
   assert record["magnitude"].max() < 2  # no arm: it is outside reconSpace
@@ -501,13 +454,7 @@ def test_readout_oversampling_is_cropped_to_recon_space_as_fastmri(tmp_path):
   test_folder.mkdir(parents=True)
   mask = _test_mask(width)
   write_h5(test_folder / "t.h5", kspace * mask, header=header, mask=mask)
-  builder = datasets.build(
-      "fastmri",
-      str(tmp_path / "tfds"),
-      manual_dir=str(test_root),
-      config="singlecoil_knee",
-      crop_size=20,
-  )
+  builder = _build(test_root, crop_size=20, data_dir=str(tmp_path / "tfds"))
   record = datasets.data_source(builder, "test")[0]
   zero_filled = _np_crop(_np_ifft2c(kspace[0] * mask), recon)
   np.testing.assert_allclose(
@@ -529,14 +476,8 @@ def test_encoding_limits_give_fastmri_padding(tmp_path):
       folder / "pf.h5", "multicoil", np.random.default_rng(8), limits=(8, 15)
   )
   assert not kspace[..., :2].any() and not kspace[..., 18:].any()
-  builder = datasets.build(
-      "fastmri",
-      str(tmp_path / "tfds"),
-      manual_dir=str(tmp_path),
-      config="multicoil_knee",
-      crop_size=CROP,
-      acs_fraction=1.0,  # every column: kept inside the acquired 16
-  )
+  # acs_fraction 1: every column, kept inside the acquired 16.
+  builder = _build(tmp_path, "multicoil_knee", acs_fraction=1.0)
   source = datasets.data_source(builder, "train")
   assert len(source) == 3
   record = source[0]
@@ -562,14 +503,7 @@ def test_matrix_sizes_and_coil_counts_differ_within_a_split(tmp_path):
       name: write_volume(folder / name, "multicoil", rng, num_slices=2, **kw)
       for name, kw in files.items()
   }
-  builder = datasets.build(
-      "fastmri",
-      str(tmp_path / "tfds"),
-      manual_dir=str(tmp_path),
-      config="multicoil_brain",
-      crop_size=CROP,
-      acs_fraction=0.3,
-  )
+  builder = _build(tmp_path, "multicoil_brain", acs_fraction=0.3)
   source = datasets.data_source(builder, "train")
   assert len(source) == 4
   for record in (source[i] for i in range(4)):
@@ -643,14 +577,7 @@ def test_bad_files_among_many_are_skipped_and_listed(tmp_path):
       corrupt_slice=1,
   )
   data_dir = str(tmp_path / "tfds")
-  build = lambda **kw: datasets.build(
-      "fastmri",
-      data_dir,
-      manual_dir=str(manual),
-      config="singlecoil_knee",
-      crop_size=8,
-      **kw,
-  )
+  build = lambda **kw: _build(manual, crop_size=8, data_dir=data_dir, **kw)
   builder = build()  # 2 of 50 files: 4% <= 5%
   source = datasets.data_source(builder, "train")
   assert len(source) == 48
@@ -701,14 +628,7 @@ def test_test_data_outside_the_test_split_is_skipped(tmp_path):
   write_volume(
       folder / "challenge.h5", "multicoil", rng, target=False, mask=True
   )
-  builder = datasets.build(
-      "fastmri",
-      str(tmp_path / "tfds"),
-      manual_dir=str(tmp_path),
-      config="multicoil_knee",
-      crop_size=CROP,
-      max_skipped_fraction=0.5,
-  )
+  builder = _build(tmp_path, "multicoil_knee", max_skipped_fraction=0.5)
   source = datasets.data_source(builder, "train")
   assert {source[i]["file_name"] for i in range(len(source))} == {"good.h5"}
   (entry,) = fastmri.read_manifest(builder)["skipped"]
@@ -726,14 +646,7 @@ def test_a_split_left_without_files_is_an_error(tmp_path):
   val.mkdir()
   (val / "broken.h5").write_bytes(b"\x89HDF\r\n" + b"garbage" * 10)
   with pytest.raises(datasets.DatasetError) as error:
-    datasets.build(
-        "fastmri",
-        str(tmp_path / "tfds"),
-        manual_dir=str(tmp_path),
-        config="singlecoil_knee",
-        crop_size=CROP,
-        max_skipped_fraction=0.5,  # 1 of 2 files is within it
-    )
+    _build(tmp_path, max_skipped_fraction=0.5)  # 1 of 2 files is within it
   first, *table = str(error.value).splitlines()
   assert "split 'validation' has no usable file left. Fix:" in first
   assert any("broken.h5" in line and "unreadable" in line for line in table)
@@ -748,14 +661,7 @@ def test_a_mask_that_does_not_fit_the_kspace_is_skipped(tmp_path):
   with h5py.File(folder / "short.h5", "a") as f:
     del f["mask"]
     f["mask"] = _test_mask(19)
-  builder = datasets.build(
-      "fastmri",
-      str(tmp_path / "tfds"),
-      manual_dir=str(tmp_path),
-      config="multicoil_knee",
-      crop_size=CROP,
-      max_skipped_fraction=0.5,
-  )
+  builder = _build(tmp_path, "multicoil_knee", max_skipped_fraction=0.5)
   assert len(datasets.data_source(builder, "test")) == 3  # good.h5's slices
   (entry,) = fastmri.read_manifest(builder)["skipped"]
   assert entry["reason"] == "invalid"
