@@ -45,6 +45,12 @@ import subprocess
 import sys
 import time
 
+# Run as a script from the repository root.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+# pylint: disable=g-import-not-at-top
+from benchmarks import outputs
+
 # Within this fraction of the best images/s a smaller batch is as good.
 TOLERANCE = 0.05
 _RESULT = "RESULT "
@@ -287,27 +293,20 @@ def main(argv):
   )
   text = markdown(results, chosen, header)
   print(text)
-  if args.out:
-    pathlib.Path(args.out).write_text(
-        "# Pre-synthesis throughput (`benchmarks/presynthesis_throughput.py`)"
-        "\n\n```\n$ python benchmarks/presynthesis_throughput.py "
-        + " ".join(argv)
-        + "\n```\n\n"
-        + text
-    )
-  if args.json:
-    pathlib.Path(args.json).write_text(
-        json.dumps(
-            {
-                "argv": argv,
-                "header": header,
-                "tolerance": TOLERANCE,
-                "chosen_batch": {str(k): v for k, v in chosen.items()},
-                "results": results,
-            },
-            indent=1,
-        )
-    )
+  outputs.write(
+      __file__,
+      argv,
+      "Pre-synthesis throughput",
+      text,
+      args.out,
+      args.json,
+      {
+          "header": header,
+          "tolerance": TOLERANCE,
+          "chosen_batch": {str(k): v for k, v in chosen.items()},
+          "results": results,
+      },
+  )
   return results, chosen
 
 

@@ -47,7 +47,13 @@ import jax
 import ml_collections
 import numpy as np
 
+# Run as a script from the repository root.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+# pylint: disable=g-import-not-at-top
+from benchmarks import outputs
 from configs import phase_sbdm
+from runtime import atomic
 from runtime import parallel
 from runtime import stats
 from score_phase import batch_checks
@@ -441,7 +447,8 @@ def main(argv):
     )
     if cached is not None:
       cached.parent.mkdir(parents=True, exist_ok=True)
-      cached.write_text(json.dumps({"key": key, "row": row}))
+      with atomic.replacing(cached) as tmp:  # a killed run: no half row
+        tmp.write_text(json.dumps({"key": key, "row": row}))
   if not rows:
     raise SystemExit(f"No row matches --only={args.only!r}.")
   verdict = judge(rows, truth_histograms(batches), args.level, args.seed)
@@ -463,32 +470,25 @@ def main(argv):
   )
   text = markdown(rows, verdict, header)
   print(text)
-  if args.out:
-    pathlib.Path(args.out).write_text(
-        "# Phase samplers by proper scores (`benchmarks/sampler.py`)\n\n```\n$"
-        " python benchmarks/sampler.py "
-        + " ".join(argv)
-        + "\n```\n\n"
-        + text
-    )
-  if args.json:
-    pathlib.Path(args.json).write_text(
-        json.dumps(
-            {
-                "argv": argv,
-                "header": header,
-                "step": step,
-                "tolerance": TOLERANCE,
-                "max_chosen_nfe": MAX_CHOSEN_NFE,
-                "verdict": verdict,
-                "rows": {
-                    label: {k: v for k, v in row.items() if k != "histograms"}
-                    for label, row in rows.items()
-                },
-            },
-            indent=1,
-        )
-    )
+  outputs.write(
+      __file__,
+      argv,
+      "Phase samplers by proper scores",
+      text,
+      args.out,
+      args.json,
+      {
+          "header": header,
+          "step": step,
+          "tolerance": TOLERANCE,
+          "max_chosen_nfe": MAX_CHOSEN_NFE,
+          "verdict": verdict,
+          "rows": {
+              label: {k: v for k, v in row.items() if k != "histograms"}
+              for label, row in rows.items()
+          },
+      },
+  )
   return rows, verdict
 
 
