@@ -291,6 +291,19 @@ def _edm_prior(sde: sde_lib.SDE, rng: jax.Array, shape) -> jax.Array:
   return sde.prior_sampling(rng, shape) / sde.scale(jnp.asarray(sde.T))
 
 
+def _edm_score(sde, score_fn, batch: int):
+  """(y, sigma) -> the score of y = x / s(t) at noise level sigma,
+  s(t) score(s(t) y, t) with t = t(sigma) (the EDM view, module docstring);
+  sigma a scalar shared by the batch."""
+
+  def score_of_y(y, sigma):
+    t = jnp.full((batch,), sde.t_from_noise_level(sigma))
+    s = sde.scale(t)
+    return sde_lib.batch_mul(s, score_fn(sde_lib.batch_mul(s, y), t))
+
+  return score_of_y
+
+
 @SAMPLERS.register("heun")
 def get_heun_sampler(sde, model_score_fn, config) -> tuple[SampleFn, int]:
   """EDM Heun sampler (Karras et al. 2022, Alg. 2) for any of our SDEs.
@@ -327,12 +340,10 @@ def get_heun_sampler(sde, model_score_fn, config) -> tuple[SampleFn, int]:
   def sample_fn(rng, params, magnitude, scan=None):
     score_fn = _magnitude_score_fn(model_score_fn, params, magnitude, scan)
     shape = magnitude.shape + (2,)
-    batch = shape[0]
+    score_of_y = _edm_score(sde, score_fn, shape[0])
 
     def derivative(y, sigma):
-      t = jnp.full((batch,), sde.t_from_noise_level(sigma))
-      s = sde.scale(t)
-      return sde_lib.batch_mul(-sigma * s, score_fn(sde_lib.batch_mul(s, y), t))
+      return -sigma * score_of_y(y, sigma)
 
     def churn(i, y):
       if not stochastic:
@@ -394,13 +405,10 @@ def get_dpmpp_2m_sampler(sde, model_score_fn, config) -> tuple[SampleFn, int]:
   def sample_fn(rng, params, magnitude, scan=None):
     score_fn = _magnitude_score_fn(model_score_fn, params, magnitude, scan)
     shape = magnitude.shape + (2,)
-    batch = shape[0]
+    score_of_y = _edm_score(sde, score_fn, shape[0])
 
     def denoise(y, sigma):
-      t = jnp.full((batch,), sde.t_from_noise_level(sigma))
-      s = sde.scale(t)
-      score = score_fn(sde_lib.batch_mul(s, y), t)
-      return y + sde_lib.batch_mul(sigma**2 * s, score)
+      return y + sigma**2 * score_of_y(y, sigma)
 
     prior_rng, _ = jax.random.split(rng)
     y = _edm_prior(sde, prior_rng, shape)
