@@ -311,8 +311,11 @@ def _base_config() -> ml_collections.ConfigDict:
   # The arms (names of KNOWN_ARMS); the oracle needs synthetic data (and
   # rescans recon_train's anatomy: not a registry's).
   config.arms = ARMS
-  # Baseline keyword arguments per arm, e.g. {"smooth_polynomial":
-  # {"order": 3}} (score_phase.phase_sources defaults otherwise).
+  # Keyword arguments of each arm's phase source: a baseline's, e.g.
+  # {"smooth_polynomial": {"order": 3}} (score_phase.sources.baselines
+  # defaults otherwise), or the SBDM sampler's, e.g. {"sbdm":
+  # {"sampler_name": "dpmpp_2m", "num_steps": 20}} (for sbdm and sbdm_scan;
+  # default: the phase model's own `sampling`).
   config.phase_kwargs = ml_collections.ConfigDict()
   # K: pre-synthesized phases per recon_train magnitude, the same for
   # every arm (the recon step draws one of them per example).

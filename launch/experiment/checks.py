@@ -28,6 +28,24 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     )
   if len(config.arms) != len(set(config.arms)):
     raise ExperimentError(f"config.arms lists an arm twice: {config.arms}.")
+  unknown = sorted(set(config.phase_kwargs) - set(arms_lib.KNOWN_ARMS))
+  if unknown:
+    raise ExperimentError(
+        f"config.phase_kwargs names {unknown}, not arms; known:"
+        f" {sorted(arms_lib.KNOWN_ARMS)} (phase_kwargs.sbdm also serves"
+        " sbdm_scan)."
+    )
+  sampler_options = {"sampler_name", "num_steps", "use_ema"}
+  unknown = sorted(
+      set(config.phase_kwargs.get("sbdm", {}))
+      - sampler_options
+      - set(config.sbdm.sampling)
+  )
+  if unknown:
+    raise ExperimentError(
+        f"config.phase_kwargs.sbdm has {unknown}, not sampler options; known:"
+        f" {sorted(sampler_options | set(config.sbdm.sampling))}."
+    )
   if config.num_phase_samples < 2:
     raise ExperimentError(
         f"num_phase_samples is {config.num_phase_samples}; K >= 2 phases per"

@@ -131,8 +131,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
           roles,
           thresholds,
           phase_models={
-              arm: {"run": str(run), "step": layout.checkpoint_step(run)}
-              for arm, run in phase_dirs.items()
+              model: {
+                  "run": str(run),
+                  "step": layout.checkpoint_step(run),
+                  "sampler": stages.sampler_label(config, model, run),
+              }
+              for model, run in phase_dirs.items()
           },
       ),
   )

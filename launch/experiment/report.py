@@ -21,8 +21,9 @@ def write(
 
   stores: {arm: phase store} of the phases the report scores.
   thresholds: {net: {test mask key: threshold}}.
-  phase_models: {arm: {"run": directory, "step": checkpoint step}} of the
-  learned phase models whose samples the arms trained on.
+  phase_models: {model: {"run": directory, "step": checkpoint step,
+  "sampler": its label or None}} of the learned phase models whose samples
+  the arms trained on.
   """
   workdir = epath.Path(workdir)
   evaluations = {
@@ -154,6 +155,11 @@ def markdown(config, summary: dict) -> list[str]:
               "- phase models (the checkpoints that drew the phases): "
               + "; ".join(
                   f"{arm} step {model['step']} of {model['run']}"
+                  + (
+                      f" (sampler {model['sampler']})"
+                      if model.get("sampler")
+                      else ""
+                  )
                   for arm, model in phase_models.items()
               )
               + "."

@@ -129,9 +129,10 @@ def _phase_fn_factory(config, arm, phase_dirs, split):
     )
   if arm == arms_lib.GROUND_TRUTH:
     return lambda records: lookup.get_phase_fn(arm, records=records)
+  kwargs = source_kwargs(config, arm)
   if arm in arms_lib.LEARNED:
     model = arms_lib.phase_model(arm)
-    phase_fn = lookup.get_phase_fn(model, workdir=phase_dirs[model])
+    phase_fn = _get_phase_fn(model, workdir=phase_dirs[model], **kwargs)
     if arms_lib.told_header(arm):
       checks.check_told_header(
           arm, phase_dirs[model], loading.read_config(phase_dirs[model])
@@ -142,9 +143,40 @@ def _phase_fn_factory(config, arm, phase_dirs, split):
           phase_fn, scan=scan_params.encode_records(records)
       )
   else:
-    kwargs = config.phase_kwargs.get(arm, ml_collections.ConfigDict())
-    phase_fn = jax.jit(lookup.get_phase_fn(arm, **kwargs.to_dict()))
+    phase_fn = jax.jit(_get_phase_fn(arm, **kwargs))
   return lambda records: phase_fn
+
+
+def source_kwargs(config, arm) -> dict:
+  """config.phase_kwargs of `arm`'s source: a baseline's options, or the
+  sampler options of a learned arm's phase model (phase_kwargs.sbdm, e.g.
+  {"sampler_name": "dpmpp_2m", "num_steps": 20}, serves sbdm and
+  sbdm_scan alike); {} for the record-bound ones and the references."""
+  if arm not in arms_lib.KNOWN_ARMS:
+    return {}
+  name = arms_lib.phase_model(arm) if arm in arms_lib.LEARNED else arm
+  return config.phase_kwargs.get(name, ml_collections.ConfigDict()).to_dict()
+
+
+def sampler_label(config, model: str, run) -> str | None:
+  """The SBDM sampler that draws `model`'s phases, e.g. "heun, 18 steps"
+  (the run's own `sampling` unless config.phase_kwargs names another);
+  None for the GAN (one network call)."""
+  if model != "sbdm":
+    return None
+  stored = loading.read_config(run).sampling
+  kwargs = source_kwargs(config, model)
+  name = kwargs.get("sampler_name", stored.name)
+  return f"{name}, {kwargs.get('num_steps', stored.num_steps)} steps"
+
+
+def _get_phase_fn(name, **kwargs):
+  try:
+    return lookup.get_phase_fn(name, **kwargs)
+  except (TypeError, ValueError) as e:  # an option the source lacks
+    raise checks.ExperimentError(
+        f"config.phase_kwargs.{name} does not fit the {name} source: {e}."
+    ) from None
 
 
 def _phase_targets(roles) -> roles_lib.Subset:
@@ -160,11 +192,10 @@ def store_key(
   if arm in arms_lib.LEARNED:
     run = epath.Path(phase_dirs[arms_lib.phase_model(arm)]).resolve()
     checkpoint = {"run": str(run), "step": layout.checkpoint_step(run)}
-  kwargs = config.phase_kwargs.get(arm, ml_collections.ConfigDict())
   return {
       "arm": arm,
       "checkpoint": checkpoint,
-      "kwargs": kwargs.to_dict(),
+      "kwargs": source_kwargs(config, arm),
       "scan_parameters": (
           arm in arms_lib.KNOWN_ARMS and arms_lib.told_header(arm)
       ),

@@ -24,6 +24,8 @@ def _tiny_config(data_dir):
   config.data.data_dir = str(data_dir)
   config.data.num_train, config.data.num_val, config.data.num_test = 16, 4, 4
   config.eval.phase_quality_images = 4
+  # Another sampler than the phase model's own (the default).
+  config.phase_kwargs.sbdm = {"sampler_name": "dpmpp_2m", "num_steps": 3}
   return config
 
 
@@ -91,7 +93,11 @@ def test_report_covers_every_arm_with_finite_metrics(finished):
   assert results["phase_models"]["sbdm"] == {
       "run": str(workdir / "phase" / "sbdm"),
       "step": sbdm_steps,
+      "sampler": "dpmpp_2m, 3 steps",
   }
+  assert (
+      f"step {sbdm_steps} of" in text and "(sampler dpmpp_2m, 3 steps)" in text
+  )
   assert f"SBDM trained {sbdm_steps} steps on 8 phase_train images" in text
   for name in (
       "phase_samples.png",
@@ -155,6 +161,16 @@ def test_bad_configs_fail_with_the_fix(finished, tmp_path):
   bad.eval.phase_references = ("oracle_c",)
   with pytest.raises(checks.ExperimentError, match="oracle_c"):
     pipeline.run(bad, str(tmp_path / "d"))
+  bad = _tiny_config(config.data.data_dir)
+  bad.phase_kwargs.sdbm = {"num_steps": 3}
+  with pytest.raises(checks.ExperimentError, match="sdbm"):
+    pipeline.run(bad, str(tmp_path / "e"))
+  bad = _tiny_config(config.data.data_dir)
+  bad.phase_kwargs.sbdm = {"bogus": 1}
+  with pytest.raises(
+      checks.ExperimentError, match=r"phase_kwargs.sbdm has \['bogus'\]"
+  ):
+    pipeline.run(bad, str(tmp_path / "f"))
   bad = _tiny_config(config.data.data_dir)
   bad.num_phase_samples = 1
   with pytest.raises(checks.ExperimentError, match="K >= 2"):
