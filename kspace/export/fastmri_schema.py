@@ -36,6 +36,11 @@ SPLIT_FOLDERS = fastmri_files.SPLIT_FOLDERS
 TARGET_KEYS = {"singlecoil": ("reconstruction_esc", "reconstruction_rss")}
 TARGET_KEYS["multicoil"] = ("reconstruction_rss",)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# The source file's own suffix, dropped from the stem (IM0001.dcm -> IM0001.h5,
+# not IM0001.dcm.h5).
+_IMAGE_SUFFIX = re.compile(
+    r"\.(dcm|dicom|ima|nii|nii\.gz|mgz|png|jpe?g|tiff?|h5)$", re.IGNORECASE
+)
 
 
 def challenge(num_coils: int) -> str:
@@ -55,9 +60,10 @@ def folder(num_coils: int, split: str) -> str:
 
 
 def file_stem(volume_id: str) -> str:
-  """A volume's name as a file stem: path separators and other characters
-  a file name should not hold become '_' ("a/b c.dcm" -> "a_b_c.dcm")."""
-  stem = _UNSAFE.sub("_", volume_id).strip("._")
+  """A volume's name as a file stem: its image file suffix dropped, path
+  separators and other characters a file name should not hold made '_'
+  ("a/b c.dcm" -> "a_b_c")."""
+  stem = _UNSAFE.sub("_", _IMAGE_SUFFIX.sub("", volume_id)).strip("._")
   return stem or "volume"
 
 

@@ -19,8 +19,10 @@ def test_folders_and_file_names_follow_fastmri():
   assert fastmri_schema.file_name("vol", 0, 1) == "vol.h5"
   assert fastmri_schema.file_name("vol", 3, 4) == "vol_p3.h5"
   assert fastmri_schema.file_stem("pat 1/series#2/IM0001.dcm") == (
-      "pat_1_series_2_IM0001.dcm"
+      "pat_1_series_2_IM0001"
   )
+  assert fastmri_schema.file_stem("sub-01/anat/T2w.nii.gz") == "sub-01_anat_T2w"
+  assert fastmri_schema.file_stem("knee/file1000001.h5") == "knee_file1000001"
   assert fastmri_schema.file_stem("../..") == "volume"
 
 
