@@ -202,9 +202,10 @@ def mean_and_ci(values, level: float) -> dict[str, float]:
   """A metric's mean and Student-t interval as the eval report stores it:
   {mean, ci_low, ci_high, half_width, n} (the interval NaN for fewer than
   two values)."""
+  interval = stats.student_t(values, level)
   return {
-      **stats.student_t(values, level).as_dict(),
-      "half_width": stats.student_t_half_width(values, level),
+      **interval.as_dict(),
+      "half_width": (interval.high - interval.low) / 2,
       "n": float(len(values)),
   }
 
