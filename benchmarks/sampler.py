@@ -26,8 +26,9 @@ Cost: every row samples N x K phases; on the 2-core CPU the cpu64 network
 runs about 100-150 score evaluations of a 64x64 image per second, so the
 paper's PC-1000 (2000 NFE) at N = 96, K = 8 takes hours alone. `--only`
 runs a subset of rows (comma-separated labels); `--cache` keeps each
-finished row's per-image scores, so a rerun (or an interrupted run)
-computes only the rows it lacks. `--smoke` runs the same code on the
+finished row's per-image scores and, as they come, each batch's phases,
+so a rerun (or an interrupted run) computes only the rows and batches it
+lacks: a row longer than a sitting resumes. `--smoke` runs the same code on the
 `tiny` network at random initialisation (16x16, 4 images x 2 samples, a few
 steps per sampler; about 30 s on 2 cores).
 """
@@ -171,23 +172,45 @@ def eval_batches(config, source, num_images, batch_images, scan):
   return batches
 
 
-def run_row(setting, params, batches, num_samples, seed, mesh) -> dict:
-  """Samples and scores one row: per-image scores, histograms, timings."""
-  magnitude, _, _, scan = batches[0]
-  first, _ = tiled_inputs(magnitude, scan, num_samples, mesh)
-  compiled, nfe, compile_s = compile_sampler(setting, params, first, mesh)
+def run_row(
+    setting, params, batches, num_samples, seed, mesh, batch_dir=None
+) -> dict:
+  """Samples and scores one row: per-image scores, histograms, timings.
+
+  With `batch_dir`, each batch's phases (and its call's seconds) are kept
+  there as they come, and a rerun samples only the batches it lacks: a row
+  longer than a sitting (the paper's PC-1000 at N = 96) resumes.
+  """
+  compiled = nfe = compile_s = None
   key = jax.random.key(seed)
   accumulator = sampler_scores.Accumulator()
   seconds = []
   for index, (magnitude, phase, labels, scan) in enumerate(batches):
-    inputs, count = tiled_inputs(magnitude, scan, num_samples, mesh)
-    start = time.perf_counter()
-    phases = jax.block_until_ready(
-        compiled(jax.random.fold_in(key, index), params, inputs)
-    )
-    seconds.append(time.perf_counter() - start)
-    phases = np.asarray(parallel.gather(phases))[:count]
-    phases = phases.reshape((num_samples,) + magnitude.shape)
+    saved = batch_dir / f"batch_{index:04d}.npz" if batch_dir else None
+    if saved is not None and saved.exists():
+      with np.load(saved) as done:
+        phases, call_s = done["phases"], float(done["seconds"])
+        nfe, compile_s = int(done["nfe"]), float(done["compile_s"])
+    else:
+      inputs, count = tiled_inputs(magnitude, scan, num_samples, mesh)
+      if compiled is None:
+        compiled, nfe, compile_s = compile_sampler(
+            setting, params, inputs, mesh
+        )
+      start = time.perf_counter()
+      phases = jax.block_until_ready(
+          compiled(jax.random.fold_in(key, index), params, inputs)
+      )
+      call_s = time.perf_counter() - start
+      phases = np.asarray(parallel.gather(phases))[:count]
+      phases = phases.reshape((num_samples,) + magnitude.shape)
+      if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        with atomic.replacing(saved) as tmp:
+          np.savez(
+              tmp, phases=phases, seconds=call_s, nfe=nfe, compile_s=compile_s
+          )
+    seconds.append(call_s)
     scores, histograms = sampler_scores.score_batch(
         phases,
         phase,
@@ -347,6 +370,8 @@ def markdown(rows: dict, verdict: dict, header: str) -> str:
 
 
 def _cache_path(cache: str, key: dict) -> pathlib.Path:
+  """`<cache>/row_<digest>.json`, a finished row; its batches as they come
+  in the folder of the same name without the suffix."""
   digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[
       :16
   ]
@@ -436,7 +461,13 @@ def main(argv):
       print(f"{label}: from {cached}", flush=True)
       continue
     rows[label] = row = run_row(
-        setting, params, batches, args.num_samples, args.seed, mesh
+        setting,
+        params,
+        batches,
+        args.num_samples,
+        args.seed,
+        mesh,
+        cached.with_suffix("") if cached is not None else None,
     )
     rows[label]["overrides"] = overrides
     print(

@@ -120,3 +120,25 @@ def test_smoke_run(tmp_path):
     assert len(row["per_image"]["energy_total"]) == 4
   assert result["verdict"]["best"] in labels
   assert "| sampler | NFE |" in out.read_text()
+
+
+@pytest.mark.slow
+def test_a_row_resumes_from_its_finished_batches(tmp_path):
+  """An interrupted row (its finished batches kept, the row not) samples
+  only the batches it lacks and scores as the uninterrupted one."""
+  cache = tmp_path / "cache"
+  args = ["--smoke", "--only=heun 3", f"--cache={cache}"]
+  sampler.main(args + [f"--json={tmp_path / 'first.json'}"])
+  (row_file,) = cache.glob("row_*.json")
+  batch_dir = row_file.with_suffix("")
+  kept, lost = sorted(batch_dir.glob("batch_*.npz"))
+  stamp = kept.stat().st_mtime_ns
+  row_file.unlink()
+  lost.unlink()
+  sampler.main(args + [f"--json={tmp_path / 'second.json'}"])
+  assert kept.stat().st_mtime_ns == stamp and lost.exists()
+  first, second = (
+      json.loads((tmp_path / name).read_text())["rows"]["heun 3"]
+      for name in ("first.json", "second.json")
+  )
+  assert second["per_image"] == first["per_image"]
