@@ -34,7 +34,7 @@ Variants (`--config=configs/experiment.py:<variant>`):
                 on the synthetic test split's ground truth (or fastMRI's,
                 with --config.data.name=fastmri/multicoil_knee and
                 data.manual_dir). 64x64 data as cpu64, one seed; its
-                SBDM is phase_sbdm.py:cpu32 (3000 steps), its recon net
+                SBDM is phase_sbdm.py:cpu64 (3000 steps), its recon net
                 recon.py:experiment_registry (a VarNet).
   fastmri_knee, fastmri_brain
                 fastMRI multi-coil data in data.manual_dir (the .h5 files);
@@ -222,9 +222,11 @@ _VARIANTS["cpu64_varnet"] = {
 }
 _VARIANTS["registry"] = {
     **_VARIANTS["cpu64"],
-    "sbdm": "cpu32,steps=3000",
-    # Told the DICOM / NIfTI headers' scan parameters where they have them.
-    "sbdm.model.scan_conditioning": True,
+    # The issue-25 recipe (EDM preconditioning, scale-and-shift header
+    # conditioning, whole images), shortened: the old cpu32 recipe's phase
+    # was noise-like where this one's is phase (docs/history.md). It is
+    # told the DICOM / NIfTI headers' scan parameters where they have them.
+    "sbdm": "cpu64,steps=3000",
     "recon": "experiment_registry",
     "arms": ("smooth_polynomial", "sbdm", "sbdm_scan", "ground_truth"),
     "recon_seeds": (0,),
