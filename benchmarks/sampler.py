@@ -114,13 +114,9 @@ def row_config(config: ml_collections.ConfigDict, overrides: dict):
   """The run's config with its `sampling` block completed by the current
   defaults (fields added since it was saved) and the row's `overrides`."""
   setting = ml_collections.ConfigDict(config.to_dict())
-  block = phase_sbdm.get_config().sampling.to_dict()
+  block = phase_sbdm.get_config().sampling
   block.update(config.sampling.to_dict())
-  unknown = sorted(set(overrides) - set(block))
-  if unknown:
-    raise ValueError(f"Unknown sampling options {unknown}.")
-  block.update(overrides)
-  setting.sampling = ml_collections.ConfigDict(block)
+  setting.sampling = sbdm_loading.resolve_sampling(block, **overrides)
   return setting
 
 

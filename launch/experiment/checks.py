@@ -10,6 +10,7 @@ from recon import models as recon_models
 from runtime import optimizers
 from score_phase import evaluation as phase_evaluation
 from score_phase.gan import model as gan_model
+from score_phase.sbdm import loading as sbdm_loading
 from score_phase.sbdm import networks
 
 
@@ -35,17 +36,14 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         f" {sorted(arms_lib.KNOWN_ARMS)} (phase_kwargs.sbdm also serves"
         " sbdm_scan)."
     )
-  sampler_options = {"sampler_name", "num_steps", "use_ema"}
-  unknown = sorted(
-      set(config.phase_kwargs.get("sbdm", {}))
-      - sampler_options
-      - set(config.sbdm.sampling)
-  )
-  if unknown:
-    raise ExperimentError(
-        f"config.phase_kwargs.sbdm has {unknown}, not sampler options; known:"
-        f" {sorted(sampler_options | set(config.sbdm.sampling))}."
+  sampler_kwargs = config.phase_kwargs.get("sbdm", {})
+  try:
+    sbdm_loading.resolve_sampling(
+        config.sbdm.sampling,
+        **{k: v for k, v in sampler_kwargs.items() if k != "use_ema"},
     )
+  except ValueError as e:
+    raise ExperimentError(f"config.phase_kwargs.sbdm: {e}") from None
   if config.num_phase_samples < 2:
     raise ExperimentError(
         f"num_phase_samples is {config.num_phase_samples}; K >= 2 phases per"

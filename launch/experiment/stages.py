@@ -36,6 +36,7 @@ from score_phase import loading
 from score_phase import scan_params
 from score_phase.gan import model as gan_model
 from score_phase.gan import trainer as gan_trainer
+from score_phase.sbdm import loading as sbdm_loading
 from score_phase.sbdm import state as sbdm_state
 from score_phase.sbdm import trainer as sbdm_trainer
 from score_phase.sources import lookup
@@ -164,10 +165,12 @@ def sampler_label(config, model: str, run) -> str | None:
   None for the GAN (one network call)."""
   if model != "sbdm":
     return None
-  stored = loading.read_config(run).sampling
   kwargs = source_kwargs(config, model)
-  name = kwargs.get("sampler_name", stored.name)
-  return f"{name}, {kwargs.get('num_steps', stored.num_steps)} steps"
+  kwargs.pop("use_ema", None)
+  sampling = sbdm_loading.resolve_sampling(
+      loading.read_config(run).sampling, **kwargs
+  )
+  return f"{sampling.name}, {sampling.num_steps} steps"
 
 
 def _get_phase_fn(name, **kwargs):

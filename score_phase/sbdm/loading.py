@@ -52,6 +52,34 @@ def get_phase_sampler(config: ml_collections.ConfigDict, mesh):
   return loading.compile_sampler(sample_phase, mesh), nfe
 
 
+def resolve_sampling(
+    block: ml_collections.ConfigDict,
+    sampler_name: str | None = None,
+    num_steps: int | None = None,
+    **sampling_overrides,
+) -> ml_collections.ConfigDict:
+  """A copy of a run's `sampling` block with `load_sbdm_phase_fn`'s
+  sampler options applied (sampler_name sets `name`).
+
+  Raises:
+    ValueError: an option the block does not have.
+  """
+  overrides = dict(sampling_overrides)
+  if sampler_name is not None:
+    overrides["name"] = sampler_name
+  if num_steps is not None:
+    overrides["num_steps"] = num_steps
+  unknown = sorted(set(overrides) - set(block))
+  if unknown:
+    raise ValueError(
+        f"Unknown sampling options {unknown}; known: sampler_name, num_steps,"
+        f" use_ema, {', '.join(sorted(block))}."
+    )
+  resolved = ml_collections.ConfigDict(block.to_dict())
+  resolved.update(overrides)
+  return resolved
+
+
 def load_sbdm_phase_fn(
     workdir: str,
     sampler_name: str | None = None,
@@ -81,17 +109,9 @@ def load_sbdm_phase_fn(
     ValueError: an unknown sampling option.
   """
   config = loading.read_config(workdir, sbdm_state.TRAIN_MODE)
-  overrides = dict(sampling_overrides)
-  if sampler_name is not None:
-    overrides["name"] = sampler_name
-  if num_steps is not None:
-    overrides["num_steps"] = num_steps
-  unknown = sorted(set(overrides) - set(config.sampling))
-  if unknown:
-    raise ValueError(
-        f"Unknown sampling options {unknown}; known: {sorted(config.sampling)}."
-    )
-  config.sampling.update(overrides)
+  config.sampling = resolve_sampling(
+      config.sampling, sampler_name, num_steps, **sampling_overrides
+  )
   mesh = parallel.create_mesh()
   _, state = sbdm_state.restore_state(config, workdir, mesh)
   params = state.ema_params if use_ema else state.params

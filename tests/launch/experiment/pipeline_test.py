@@ -168,7 +168,8 @@ def test_bad_configs_fail_with_the_fix(finished, tmp_path):
   bad = _tiny_config(config.data.data_dir)
   bad.phase_kwargs.sbdm = {"bogus": 1}
   with pytest.raises(
-      checks.ExperimentError, match=r"phase_kwargs.sbdm has \['bogus'\]"
+      checks.ExperimentError,
+      match=r"phase_kwargs.sbdm: Unknown sampling options \['bogus'\]",
   ):
     pipeline.run(bad, str(tmp_path / "f"))
   bad = _tiny_config(config.data.data_dir)
