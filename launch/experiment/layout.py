@@ -11,10 +11,15 @@ recon_secondary/...      the same for the second recon net, if any
 val_thresholds.json      the hallucination threshold per test mask
                          (val_thresholds_recon_secondary.json: the second's)
 figures/, results.json, report.md (written last)
+
+`DURABLE` are the small files that carry a run to another machine: with
+them (and the same command, phase models and data) a rerun trains no
+finished net again; everything else is rebuilt from the seeds.
 """
 
 import hashlib
 import json
+import shutil
 from typing import NamedTuple
 
 from etils import epath
@@ -23,6 +28,13 @@ from runtime import checkpoints
 from runtime import train_loop
 
 THRESHOLDS = "val_thresholds.json"
+# Glob patterns under the run folder: each finished net's test scores and
+# training log (its validation curve), and the hallucination thresholds.
+DURABLE = (
+    "val_thresholds*.json",
+    "recon*/*/seed*/eval/test_*.npz",
+    "recon*/*/seed*/metrics.jsonl",
+)
 # The experiment's recon nets: its sub-config names (configs/experiment.py).
 PRIMARY, SECONDARY = "recon", "recon_secondary"
 
@@ -59,6 +71,20 @@ def nets(config) -> tuple[str, ...]:
   """The recon nets the experiment trains: its primary one, and the second
   where the variant names one."""
   return (PRIMARY,) + ((SECONDARY,) if SECONDARY in config else ())
+
+
+def copy_durable(workdir, target) -> list[epath.Path]:
+  """Copies a run's `DURABLE` files into `target` (same relative paths);
+  returns the copies."""
+  workdir, target = epath.Path(workdir), epath.Path(target)
+  copies = []
+  for pattern in DURABLE:
+    for path in sorted(workdir.glob(pattern)):
+      copy = target / path.relative_to(workdir)
+      copy.parent.mkdir(parents=True, exist_ok=True)
+      shutil.copy2(path, copy)
+      copies.append(copy)
+  return copies
 
 
 def thresholds_path(workdir, net: str = PRIMARY) -> epath.Path:

@@ -18,13 +18,17 @@ where it stopped:
                    checkpoint, seed, K, data) (`launch.experiment.phase_store`);
                    with `eval.phase_quality_samples`, also that many per
                    image of the scored recon_train images, drawn apart;
-  4. recon         one net per arm per seed, the same budget, masks and data
-                   order for every arm (the GT arm trains on recon_train's
-                   own complex images);
-  5. evaluation    every net on the test role's ground truth at each
-                   acceleration, with the same masks for every arm; the
-                   hallucination threshold is fixed on val from the GT arm;
-  6. report        `report.md`, `results.json` and figures
+  4. recon and     one net per arm per seed, the same budget, masks and data
+     evaluation    order for every arm (the GT arm trains on recon_train's
+                   own complex images), each scored on the test role's
+                   ground truth at each acceleration, with the same masks
+                   for every arm, as soon as it is trained; the GT nets
+                   come first: the hallucination threshold is fixed on val
+                   from them. A net whose scores are written is done (its
+                   checkpoint and its arm's training phases are not read
+                   again), so a run carried to another machine as its
+                   small files (`layout.DURABLE`) trains only what is left;
+  5. report        `report.md`, `results.json` and figures
                    (`launch.experiment.report`).
 
 The run folder's layout is `launch.experiment.layout`'s.
@@ -57,15 +61,42 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
   scored = presynthesized + list(config.eval.phase_references)
   if not config.eval.phase_quality_samples or config.registry.manual_dir:
     scored = []
-  runs = len(arms) * len(seeds) * len(nets)
+  # A net whose test scores are all written is done: its checkpoint and
+  # its arm's training phases are no longer needed (a run carried to a new
+  # machine as its small files, `layout.DURABLE`, trains nothing again).
+  # The ground-truth nets come first: the hallucination threshold is fixed
+  # from them, and every net is scored on test as soon as it is trained.
+  order = [arms_lib.GROUND_TRUTH] * (arms_lib.GROUND_TRUTH in arms) + [
+      a for a in arms if a != arms_lib.GROUND_TRUTH
+  ]
+  pending = {
+      net: [
+          (arm, seed)
+          for arm in order
+          for seed in seeds
+          if not stages.evaluated(config, workdir, arm, seed, net)
+          or (
+              arm == arms_lib.GROUND_TRUTH
+              and not stages.threshold_ready(workdir, seed, net)
+          )
+      ]
+      for net in nets
+  }
+  # Without phase scores drawn apart the report reads the training phases.
+  needed = {arm for todo in pending.values() for arm, _ in todo}
+  stored = [a for a in presynthesized if a in needed or not scored]
+  net_kinds = []
+  for todo in pending.values():
+    net_kinds += ["recon"] * sum(a == arms_lib.GROUND_TRUTH for a, _ in todo)
+    net_kinds += ["threshold"]
+    for arm, _ in todo:
+      net_kinds += ["recon"] * (arm != arms_lib.GROUND_TRUTH) + ["evaluation"]
   tracker = progress.Progress(
       ["data"]
       + ["phase model"] * len(learned)
-      + ["presynthesis"] * len(presynthesized)
+      + ["presynthesis"] * len(stored)
       + ["phase scores"] * len(scored)
-      + ["recon"] * runs
-      + ["threshold"] * len(nets)
-      + ["evaluation"] * runs
+      + net_kinds
       + ["report"]
   )
   roles = tracker.step(
@@ -85,7 +116,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
               config, workdir, arm, roles, phase_dirs
           ),
       )
-      for arm in presynthesized
+      for arm in stored
   }
   # The phases the report scores: drawn apart (more per image), or the
   # training ones.
@@ -99,29 +130,35 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
       )
       for arm in scored
   } or stores
+  thresholds = {}
   for net in nets:
-    for arm in arms:
-      for seed in seeds:
+    todo = pending[net]
+    ground_truth = [t for t in todo if t[0] == arms_lib.GROUND_TRUTH]
+    for arm, seed in ground_truth:
+      tracker.step(
+          f"{net}: {arm} seed {seed}",
+          lambda arm=arm, seed=seed, net=net: stages.recon_stage(
+              config, workdir, arm, seed, roles, stores, net
+          ),
+      )
+    thresholds[net] = tracker.step(
+        f"evaluation: hallucination threshold on val ({net}, ground_truth arm)",
+        lambda net=net: stages.threshold_stage(config, workdir, roles, net),
+    )
+    for arm, seed in todo:
+      if (arm, seed) not in ground_truth:
         tracker.step(
             f"{net}: {arm} seed {seed}",
             lambda arm=arm, seed=seed, net=net: stages.recon_stage(
                 config, workdir, arm, seed, roles, stores, net
             ),
         )
-  thresholds = {}
-  for net in nets:
-    thresholds[net] = tracker.step(
-        f"evaluation: hallucination threshold on val ({net}, ground_truth arm)",
-        lambda net=net: stages.threshold_stage(config, workdir, roles, net),
-    )
-    for arm in arms:
-      for seed in seeds:
-        tracker.step(
-            f"evaluation: {net} {arm} seed {seed} on test",
-            lambda arm=arm, seed=seed, net=net: stages.evaluation_stage(
-                config, workdir, arm, seed, roles, thresholds[net], net
-            ),
-        )
+      tracker.step(
+          f"evaluation: {net} {arm} seed {seed} on test",
+          lambda arm=arm, seed=seed, net=net: stages.evaluation_stage(
+              config, workdir, arm, seed, roles, thresholds[net], net
+          ),
+      )
   path = tracker.step(
       "report",
       lambda: report.write(

@@ -347,6 +347,28 @@ def recon_stage(config, workdir, arm, seed, roles, stores, net=layout.PRIMARY):
   )
 
 
+def evaluated(config, workdir, arm, seed, net=layout.PRIMARY) -> bool:
+  """Whether one net's test scores are written at every test mask (the
+  net is done: neither its checkpoint nor its training phases are read
+  again)."""
+  return all(
+      layout.eval_path(workdir, arm, seed, mask.key, net).exists()
+      for mask in layout.test_masks(config)
+  )
+
+
+def threshold_ready(workdir, seed, net=layout.PRIMARY) -> bool:
+  """Whether the hallucination threshold needs no retraining of this
+  seed's ground-truth net: it is written, or that net's checkpoint is
+  there to compute it from."""
+  return layout.thresholds_path(workdir, net).exists() or (
+      layout.checkpoint_step(
+          layout.recon_dir(workdir, arms_lib.GROUND_TRUTH, seed, net)
+      )
+      is not None
+  )
+
+
 def eval_config(config, arm, seed, mask: layout.TestMask, net=layout.PRIMARY):
   """The recon config of one net, arm and seed at one test mask."""
   rc = recon_config(config, arm, seed, net)

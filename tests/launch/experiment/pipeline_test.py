@@ -1,8 +1,10 @@
 """The experiment end to end at the tiniest size: every arm, the report's
 structure, finite metrics that come from the test records' ground truth,
-a rerun that recomputes nothing, and the bad-config errors."""
+a rerun that recomputes nothing, a run carried to a new machine as its
+small files, and the bad-config errors."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -141,6 +143,28 @@ def test_a_rerun_reuses_every_stage_and_redoes_a_missing_output(finished):
   assert {p: p.stat().st_mtime_ns for p in stores} == stamps
   assert missing.exists()
   assert json.loads((workdir / "results.json").read_text()) == results
+
+
+def test_a_run_carried_as_its_durable_files_trains_no_net_again(
+    finished, tmp_path
+):
+  # A lost machine: only layout.DURABLE reaches the new one.
+  config, workdir, _ = finished
+  carried = tmp_path / "run"
+  copies = layout.copy_durable(workdir, carried)
+  assert sorted(carried.glob("recon/*/seed*/eval/*.npz"))
+  assert all(os.path.getsize(c) < 1_000_000 for c in copies)
+  pipeline.run(config, str(carried))
+  assert not list(carried.glob("recon*/*/seed*/checkpoints"))
+  # Only the phases the report scores were drawn again, none to train on.
+  trained_on = [a for a in config.arms if a != "ground_truth"]
+  assert len(list((carried / "presynthesis").iterdir())) == (
+      len(list((workdir / "presynthesis").iterdir())) - len(trained_on)
+  )
+  before = json.loads((workdir / "results.json").read_text())
+  after = json.loads((carried / "results.json").read_text())
+  for part in ("recon", layout.SECONDARY, "validation_curves"):
+    assert after[part] == before[part]
 
 
 def test_bad_configs_fail_with_the_fix(finished, tmp_path):
