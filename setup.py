@@ -28,6 +28,8 @@ setuptools.setup(
             "launch.*",
         ]
     ),
+    # The shipped phase models (score_phase.sbdm.pretrained), a few MB each.
+    package_data={"score_phase.sbdm": ["weights/*.npz"]},
     install_requires=[
         "jax>=0.8",
         "flax>=0.12",
