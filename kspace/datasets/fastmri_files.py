@@ -2,8 +2,8 @@
 
 No TFDS here: the `fastmri` builder calls these.
 
-manual_dir layout (the official tarballs extract to these folder names; put
-each anatomy's folders under its own subfolder):
+manual_dir layout (the official tarballs extract to these folder names):
+each anatomy's folders under its own subfolder,
 
   <manual_dir>/knee/singlecoil_train/*.h5
   <manual_dir>/knee/singlecoil_val/*.h5
@@ -11,9 +11,13 @@ each anatomy's folders under its own subfolder):
   <manual_dir>/knee/multicoil_{train,val,test}/*.h5
   <manual_dir>/brain/multicoil_{train,val,test}/*.h5
 
-Instead of a folder, `<manual_dir>/<anatomy>/<challenge>_<split>.txt` may
-list .h5 paths (one per line, relative to `<manual_dir>/<anatomy>`), e.g. to
-carve a test split out of the validation files (`split_files`).
+or, with no `<anatomy>` subfolder, one anatomy's folders right under
+`<manual_dir>` (`<manual_dir>/multicoil_train/*.h5`: as the tarballs of one
+anatomy extract, and as --mode=export_kspace writes its --workdir).
+
+Instead of a folder, `<root>/<challenge>_<split>.txt` may list .h5 paths
+(one per line, relative to `<root>`: the anatomy subfolder or manual_dir),
+e.g. to carve a test split out of the validation files (`split_files`).
 
 Per file, `inspect_volume` validates the schema and reads the metadata
 (attrs, the ISMRMRD header's matrix sizes and encoding limits:
@@ -93,7 +97,8 @@ Download fastMRI from https://fastmri.med.nyu.edu/ and extract it so that
 <manual_dir>/<anatomy>/<challenge>_<split>/*.h5 exist, e.g.
 <manual_dir>/knee/singlecoil_train/file1000001.h5 and
 <manual_dir>/knee/singlecoil_val/...; anatomy in {knee, brain}, challenge in
-{singlecoil, multicoil}, split in {train, val, test}. A text file
+{singlecoil, multicoil}, split in {train, val, test}; one anatomy's
+<challenge>_<split>/ folders may also lie right under <manual_dir>. A text file
 <manual_dir>/<anatomy>/<challenge>_<split>.txt listing .h5 paths can replace a
 folder."""
 
@@ -144,6 +149,8 @@ def split_files(
   """
   check_variant(challenge, anatomy)
   root = os.path.join(manual_dir, anatomy)
+  if not os.path.isdir(root):
+    root = manual_dir  # One anatomy's folders right under manual_dir.
   found = {}
   for split, suffix in SPLIT_FOLDERS.items():
     folder = os.path.join(root, f"{challenge}_{suffix}")

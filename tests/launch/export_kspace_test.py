@@ -58,7 +58,7 @@ def _synthetic_records(config):
 
 
 def _read_back(manual_dir, data_dir, challenge):
-  """Our fastmri builder on an export under `manual_dir`/knee, every
+  """Our fastmri builder on an export, its --workdir as `manual_dir`, every
   column as calibration (so the multi-coil map estimate is exact)."""
   builder = datasets.build(
       "fastmri",
@@ -81,7 +81,7 @@ def test_ground_truth_round_trips_through_our_fastmri_reader(
       num_coils=num_coils,
       num_phase_samples=1,
   )
-  workdir = tmp_path / "export" / "knee"
+  workdir = tmp_path / "export"
   written = export_kspace.export(config, str(workdir))
   challenge = "singlecoil" if num_coils == 1 else "multicoil"
   assert sorted(p.name for p in workdir.iterdir()) == sorted(
@@ -89,7 +89,7 @@ def test_ground_truth_round_trips_through_our_fastmri_reader(
   )
   assert written["num_files"] == written["num_written"] == 4
   truth = _synthetic_records(config)
-  read = _read_back(tmp_path / "export", data_dir, challenge)
+  read = _read_back(workdir, data_dir, challenge)
   count = 0
   for split, records in read.items():
     for record in records:
