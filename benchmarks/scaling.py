@@ -13,7 +13,9 @@ Per-device efficiency = per-device examples/s over the 1-device run's.
 
 On a CPU host the forced devices share the host's cores, so total
 throughput cannot grow past the core count: there the figures measure the
-cost of partitioning (collectives, per-device dispatch), not speed-up. On a
+cost of partitioning (collectives, per-device dispatch), not speed-up, except
+that one device may leave cores idle which more devices use (RESULTS.md,
+"Host devices for one CPU run": 1.85x at the same batch on 4). On a
 GPU/TPU host, run with `--devices` up to the accelerator count and no forced
 host devices (`--accelerator`).
 
