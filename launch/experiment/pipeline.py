@@ -1,38 +1,45 @@
 """The experiment (--mode=experiment): every arm, end to end, resumable.
 
-Stages, in order (`launch.experiment.stages`); each is skipped when its
-outputs exist and resumes from its checkpoint when it was interrupted, so
-rerunning the same command after a crash, a kill or a preemption continues
-where it stopped:
+The stages (`launch.experiment.stages`); each is skipped when its outputs
+exist and resumes from its checkpoint when it was interrupted, so rerunning
+the same command after a crash, a kill or a preemption continues where it
+stopped:
 
-  1. data          build the dataset; cut the disjoint roles phase_train,
-                   recon_train, val, test (`launch.experiment.roles`); with
-                   `registry.manual_dir`, also build the user's registry,
-                   whose volumes (role registry_train) replace recon_train
-                   for the pre-synthesized arms;
-  2. phase models  train the SBDM and the GAN on phase_train (or use the
-                   runs named by `sbdm_workdir` / `gan_workdir`); sbdm_scan
-                   samples the SBDM's, told each record's header;
-  3. presynthesis  per arm, K phases per recon_train magnitude, written once
-                   as an array_record store keyed by (arm, phase-model
-                   checkpoint, seed, K, data) (`launch.experiment.phase_store`);
-                   with `eval.phase_quality_samples`, also that many per
-                   image of the scored recon_train images, drawn apart;
-  4. recon and     one net per arm per seed, the same budget, masks and data
-     evaluation    order for every arm (the GT arm trains on recon_train's
-                   own complex images), each scored on the test role's
-                   ground truth at each acceleration, with the same masks
-                   for every arm, as soon as it is trained; the GT nets
-                   come first: the hallucination threshold is fixed on val
-                   from them. A net whose scores are written is done (its
-                   checkpoint and its arm's training phases are not read
-                   again), so a run carried to another machine as its
-                   small files (`layout.DURABLE`) trains only what is left;
-  5. report        `report.md`, `results.json` and figures
-                   (`launch.experiment.report`).
+  data          build the dataset; cut the disjoint roles phase_train,
+                recon_train, val, test (`launch.experiment.roles`); with
+                `registry.manual_dir`, also build the user's registry, whose
+                volumes (role registry_train) replace recon_train for the
+                pre-synthesized arms;
+  phase models  train the SBDM and the GAN on phase_train (or use the runs
+                named by `sbdm_workdir` / `gan_workdir`); sbdm_scan samples
+                the SBDM's, told each record's header;
+  presynthesis  per arm, K phases per recon_train magnitude, written once as
+                an array_record store keyed by (arm, phase-model checkpoint,
+                seed, K, data) (`launch.experiment.phase_store`);
+  recon         one net per arm per seed, the same budget, masks and data
+                order for every arm (the GT arm trains on recon_train's own
+                complex images);
+  evaluation    each net on the test role's ground truth at each test mask,
+                the same masks for every arm; the hallucination threshold
+                is fixed on val from the GT arm's nets;
+  phase scores  with `eval.phase_quality_samples`, that many phases per
+                image of the first recon_train images, drawn apart, of every
+                arm and phase reference;
+  report        `report.md`, `results.json` and figures
+                (`launch.experiment.report`).
+
+In this order: data; the GT nets and the thresholds; then arm by arm, its
+phase model and pre-synthesis when its first unfinished net needs them, and
+each net scored on test as soon as it is trained; the phase scores; the
+report. A net whose test scores are written is done (neither its checkpoint
+nor its arm's training phases are read again), so a run taken over by
+another machine as its small files (`layout.DURABLE`) trains only what is
+left, and pays for an arm's phases only while the arm has nets to train.
 
 The run folder's layout is `launch.experiment.layout`'s.
 """
+
+import functools
 
 import ml_collections
 from etils import epath
@@ -51,7 +58,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
   workdir = epath.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   arms = tuple(config.arms)
-  learned = arms_lib.phase_models(arms)
   seeds = tuple(config.recon_seeds)
   nets = layout.nets(config)
   # (A registry's images have no true phase to score against.)
@@ -61,110 +67,123 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
   scored = presynthesized + list(config.eval.phase_references)
   if not config.eval.phase_quality_samples or config.registry.manual_dir:
     scored = []
-  # A net whose test scores are all written is done: its checkpoint and
-  # its arm's training phases are no longer needed (a run carried to a new
-  # machine as its small files, `layout.DURABLE`, trains nothing again).
-  # The ground-truth nets come first: the hallucination threshold is fixed
-  # from them, and every net is scored on test as soon as it is trained.
+  # A net whose test scores are written is done: its checkpoint and its
+  # arm's training phases are not read again, and a machine that takes the
+  # run over as its small files (`layout.DURABLE`) trains it no more. The
+  # ground-truth nets come first (the hallucination threshold is fixed from
+  # them); then arm by arm, each net scored on test once trained, so an
+  # arm's phase model and training phases are made when its first pending
+  # net needs them, and only then.
   order = [arms_lib.GROUND_TRUTH] * (arms_lib.GROUND_TRUTH in arms) + [
       a for a in arms if a != arms_lib.GROUND_TRUTH
   ]
-  pending = {
-      net: [
-          (arm, seed)
-          for arm in order
-          for seed in seeds
-          if not stages.evaluated(config, workdir, arm, seed, net)
-          or (
-              arm == arms_lib.GROUND_TRUTH
-              and not stages.threshold_ready(workdir, seed, net)
-          )
-      ]
+  pending = [
+      (arm, net, seed)
+      for arm in order
       for net in nets
-  }
-  # Without phase scores drawn apart the report reads the training phases.
-  needed = {arm for todo in pending.values() for arm, _ in todo}
-  stored = [a for a in presynthesized if a in needed or not scored]
-  net_kinds = []
-  for todo in pending.values():
-    net_kinds += ["recon"] * sum(a == arms_lib.GROUND_TRUTH for a, _ in todo)
-    net_kinds += ["threshold"]
-    for arm, _ in todo:
-      net_kinds += ["recon"] * (arm != arms_lib.GROUND_TRUTH) + ["evaluation"]
-  tracker = progress.Progress(
-      ["data"]
-      + ["phase model"] * len(learned)
-      + ["presynthesis"] * len(stored)
-      + ["phase scores"] * len(scored)
-      + net_kinds
-      + ["report"]
-  )
-  roles = tracker.step(
-      "data: build and cut roles", lambda: stages.data_stage(config, workdir)
-  )
-  phase_dirs = {
-      arm: tracker.step(
-          f"phase model: {arm}",
-          lambda arm=arm: stages.phase_model_stage(config, workdir, arm, roles),
+      for seed in seeds
+      if not stages.evaluated(config, workdir, arm, seed, net)
+      or (
+          arm == arms_lib.GROUND_TRUTH
+          and not stages.threshold_ready(workdir, seed, net)
       )
-      for arm in learned
-  }
-  stores = {
-      arm: tracker.step(
+  ]
+
+  # The plan, (kind, what, fn) in order; each fn keeps what it makes in
+  # these (filled as the plan runs: roles first).
+  roles, phase_dirs, stores, scoring, thresholds = {}, {}, {}, {}, {}
+  plan = []
+
+  def cut_roles():
+    roles.update(stages.data_stage(config, workdir))
+
+  def train_phase_model(model):
+    phase_dirs[model] = stages.phase_model_stage(config, workdir, model, roles)
+
+  def presynthesize(arm):
+    stores[arm] = stages.presynthesis_stage(
+        config, workdir, arm, roles, phase_dirs
+    )
+
+  def score_phases(arm):
+    scoring[arm] = stages.scoring_stage(config, workdir, arm, roles, phase_dirs)
+
+  def fix_threshold(net):
+    thresholds[net] = stages.threshold_stage(config, workdir, roles, net)
+
+  def need_phase_models(for_arms):
+    for model in arms_lib.phase_models(for_arms):
+      if model not in planned:
+        planned.add(model)
+        plan.append((
+            "phase model",
+            f"phase model: {model}",
+            functools.partial(train_phase_model, model),
+        ))
+
+  def need_store(arm):
+    if ("store", arm) not in planned:
+      planned.add(("store", arm))
+      need_phase_models([arm])
+      plan.append((
+          "presynthesis",
           f"presynthesis: {arm} (K={config.num_phase_samples})",
-          lambda arm=arm: stages.presynthesis_stage(
-              config, workdir, arm, roles, phase_dirs
-          ),
-      )
-      for arm in stored
-  }
+          functools.partial(presynthesize, arm),
+      ))
+
+  def add_recon(arm, net, seed):
+    plan.append((
+        "recon",
+        f"{net}: {arm} seed {seed}",
+        functools.partial(
+            stages.recon_stage, config, workdir, arm, seed, roles, stores, net
+        ),
+    ))
+
+  planned = set()
+  plan.append(("data", "data: build and cut roles", cut_roles))
+  for arm, net, seed in pending:
+    if arm == arms_lib.GROUND_TRUTH:
+      add_recon(arm, net, seed)
+  for net in nets:
+    plan.append((
+        "threshold",
+        f"evaluation: hallucination threshold on val ({net}, ground_truth arm)",
+        functools.partial(fix_threshold, net),
+    ))
+  for arm, net, seed in pending:
+    if arm != arms_lib.GROUND_TRUTH:
+      need_store(arm)
+      add_recon(arm, net, seed)
+    plan.append((
+        "evaluation",
+        f"evaluation: {net} {arm} seed {seed} on test",
+        lambda arm=arm, net=net, seed=seed: stages.evaluation_stage(
+            config, workdir, arm, seed, roles, thresholds[net], net
+        ),
+    ))
   # The phases the report scores: drawn apart (more per image), or the
   # training ones.
-  scoring = {
-      arm: tracker.step(
-          f"phase scores: {arm} (K={config.eval.phase_quality_samples} on"
-          f" {config.eval.phase_quality_images} images)",
-          lambda arm=arm: stages.scoring_stage(
-              config, workdir, arm, roles, phase_dirs
-          ),
-      )
-      for arm in scored
-  } or stores
-  thresholds = {}
-  for net in nets:
-    todo = pending[net]
-    ground_truth = [t for t in todo if t[0] == arms_lib.GROUND_TRUTH]
-    for arm, seed in ground_truth:
-      tracker.step(
-          f"{net}: {arm} seed {seed}",
-          lambda arm=arm, seed=seed, net=net: stages.recon_stage(
-              config, workdir, arm, seed, roles, stores, net
-          ),
-      )
-    thresholds[net] = tracker.step(
-        f"evaluation: hallucination threshold on val ({net}, ground_truth arm)",
-        lambda net=net: stages.threshold_stage(config, workdir, roles, net),
-    )
-    for arm, seed in todo:
-      if (arm, seed) not in ground_truth:
-        tracker.step(
-            f"{net}: {arm} seed {seed}",
-            lambda arm=arm, seed=seed, net=net: stages.recon_stage(
-                config, workdir, arm, seed, roles, stores, net
-            ),
-        )
-      tracker.step(
-          f"evaluation: {net} {arm} seed {seed} on test",
-          lambda arm=arm, seed=seed, net=net: stages.evaluation_stage(
-              config, workdir, arm, seed, roles, thresholds[net], net
-          ),
-      )
-  path = tracker.step(
+  need_phase_models(arms)
+  for arm in scored:
+    plan.append((
+        "phase scores",
+        (
+            f"phase scores: {arm} (K={config.eval.phase_quality_samples} on"
+            f" {config.eval.phase_quality_images} images)"
+        ),
+        functools.partial(score_phases, arm),
+    ))
+  if not scored:
+    for arm in presynthesized:
+      need_store(arm)
+  plan.append((
+      "report",
       "report",
       lambda: report.write(
           config,
           workdir,
-          scoring,
+          scoring or stores,
           roles,
           thresholds,
           phase_models={
@@ -176,6 +195,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
               for model, run in phase_dirs.items()
           },
       ),
-  )
+  ))
+  tracker = progress.Progress([kind for kind, _, _ in plan])
+  for _, what, fn in plan:
+    tracker.step(what, fn)
+  path = layout.report_path(workdir)
   print(f"[experiment] done: {path}", flush=True)
   return path
