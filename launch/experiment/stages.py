@@ -460,14 +460,14 @@ def evaluation_stage(
         _near_labels(config) if outputs.get("labels") is not None else (),
         config.eval.near_distance,
     )
-    shown = config.eval.figure_images
     arrays = {f"volume_{k}": v for k, v in per_volume.items()}
     arrays |= {f"zero_filled_{k}": v for k, v in zero_filled.items()}
     arrays |= {f"hallucination_{k}": v for k, v in counts.items()}
-    arrays |= {
-        f"figure_{k}": outputs[k][:shown]
-        for k in ("pred", "target", "zero_filled")
-    }
+    if seed == config.recon_seeds[0]:  # The report's figures show this seed.
+      arrays |= {
+          f"figure_{k}": outputs[k][: config.eval.figure_images]
+          for k in ("pred", "target", "zero_filled")
+      }
     names, first = np.unique(outputs["volume"], return_index=True)
     arrays["volume_ids"] = names[np.argsort(first)]
     arrays["volume_sequence"] = volume_sequences(outputs)

@@ -154,6 +154,10 @@ def test_a_run_carried_as_its_durable_files_trains_no_net_again(
   copies = layout.copy_durable(workdir, carried)
   assert sorted(carried.glob("recon/*/seed*/eval/*.npz"))
   assert all(os.path.getsize(c) < 1_000_000 for c in copies)
+  # Figure slices only where the report shows them (the first seed).
+  for seed in config.recon_seeds:
+    with np.load(layout.eval_path(carried, "sbdm", seed, "R4")) as scores:
+      assert ("figure_pred" in scores) == (seed == config.recon_seeds[0])
   pipeline.run(config, str(carried))
   assert not list(carried.glob("recon*/*/seed*/checkpoints"))
   # Only the phases the report scores were drawn again, none to train on.
