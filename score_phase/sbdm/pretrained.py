@@ -95,6 +95,7 @@ def save(
   try:
     with os.fdopen(fd, "wb") as f:
       np.savez_compressed(f, **arrays)
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shipped file.
     os.replace(tmp, path)
   except BaseException:
     os.unlink(tmp)

@@ -7,6 +7,7 @@ import jax
 import pytest
 
 from configs import phase_sbdm
+from kspace.common import normalize
 from kspace.simulator import generator
 from launch import pretrained as pretrained_cli
 from runtime import checkpoints
@@ -93,3 +94,39 @@ def test_the_command_line_saves_and_installs(run, tmp_path):
     pretrained_cli.run("save", str(run))
   with pytest.raises(pretrained_cli.app.UsageError, match="save|install"):
     pretrained_cli.run("load", str(run))
+
+
+def _interior_roughness(phase, labels):
+  """Mean |wrapped difference| of horizontal neighbours inside one tissue
+  (uniform noise: pi / 2)."""
+  step = np.angle(np.exp(1j * (phase[..., 1:] - phase[..., :-1])))
+  inside = (labels[..., 1:] == labels[..., :-1]) & (labels[..., 1:] > 0)
+  return float(np.abs(step)[inside].mean())
+
+
+@pytest.mark.slow  # samples a 64x64 model
+@pytest.mark.parametrize("name", ["cpu64"])
+def test_a_shipped_model_installs_and_samples_phase_like_maps(name, tmp_path):
+  assert name in pretrained.names()
+  workdir = tmp_path / name
+  pretrained.install(name, str(workdir))
+  config = loading.read_config(workdir)
+  size = config.data.image_size
+  examples = [
+      generator.generate_example(generator.example_rng(5, "test", i), size)
+      for i in range(8)
+  ]
+  magnitude = normalize.normalize_magnitude(
+      np.stack([e["magnitude"] for e in examples])
+  )
+  labels = np.stack([e["labels"] for e in examples])
+  phase_fn = sbdm_loading.load_sbdm_phase_fn(
+      str(workdir), sampler_name="dpmpp_2m", num_steps=10
+  )
+  phase = np.asarray(phase_fn(jax.random.key(0), magnitude))
+  assert phase.shape == magnitude.shape and np.all(np.isfinite(phase))
+  assert np.all(np.abs(phase) <= np.pi + 1e-6)
+  truth = np.stack([e["phase"] for e in examples])
+  # Smooth inside tissue as the true phase is, far from noise (pi / 2).
+  sampled, true = (_interior_roughness(p, labels) for p in (phase, truth))
+  assert sampled < 2 * true + 0.1, (sampled, true)
