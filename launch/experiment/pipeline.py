@@ -93,6 +93,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
   # these (filled as the plan runs: roles first).
   roles, phase_dirs, stores, scoring, thresholds = {}, {}, {}, {}, {}
   plan = []
+  planned = set()  # phase models and ("store", arm) already in the plan
 
   def cut_roles():
     roles.update(stages.data_stage(config, workdir))
@@ -140,7 +141,6 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> epath.Path:
         ),
     ))
 
-  planned = set()
   plan.append(("data", "data: build and cut roles", cut_roles))
   for arm, net, seed in pending:
     if arm == arms_lib.GROUND_TRUTH:

@@ -17,8 +17,6 @@ start (new Adam moments), not that run's resume.
 """
 
 import json
-import os
-import tempfile
 
 import flax
 import jax
@@ -26,6 +24,7 @@ import ml_collections
 import numpy as np
 from etils import epath
 
+from runtime import atomic
 from runtime import checkpoints
 from runtime import parallel
 from runtime import train_loop
@@ -91,15 +90,9 @@ def save(
   arrays[_INFO_KEY] = np.array(json.dumps(stored, sort_keys=True))
   path = epath.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-  try:
-    with os.fdopen(fd, "wb") as f:
+  with atomic.replacing(path) as tmp:
+    with tmp.open("wb") as f:
       np.savez_compressed(f, **arrays)
-    os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shipped file.
-    os.replace(tmp, path)
-  except BaseException:
-    os.unlink(tmp)
-    raise
   return stored
 
 
