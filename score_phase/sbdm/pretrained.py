@@ -17,6 +17,7 @@ start (new Adam moments), not that run's resume.
 """
 
 import json
+import zipfile
 
 import flax
 import jax
@@ -99,15 +100,35 @@ def save(
 def read(
     path: str | epath.Path,
 ) -> tuple[ml_collections.ConfigDict, dict, dict]:
-  """(config, params, info) of a saved model file."""
-  with np.load(epath.Path(path), allow_pickle=False) as stored:
-    config = ml_collections.ConfigDict(json.loads(str(stored[_CONFIG_KEY])))
-    info = json.loads(str(stored[_INFO_KEY]))
-    flat = {
-        k[len(_PARAM_PREFIX) :]: stored[k]
-        for k in stored.files
-        if k.startswith(_PARAM_PREFIX)
-    }
+  """(config, params, info) of a saved model file.
+
+  Raises:
+    CheckpointError: the file is missing, torn or not one `save` wrote.
+  """
+  try:
+    with np.load(epath.Path(path), allow_pickle=False) as stored:
+      config = ml_collections.ConfigDict(
+          json.loads(str(stored[_CONFIG_KEY]))
+      )
+      info = json.loads(str(stored[_INFO_KEY]))
+      flat = {
+          k[len(_PARAM_PREFIX) :]: stored[k]
+          for k in stored.files
+          if k.startswith(_PARAM_PREFIX)
+      }
+  # A torn zip, a file of another kind (numpy then refuses to unpickle
+  # it), a missing key or broken JSON: one message, not numpy's traceback.
+  except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+    raise checkpoints.CheckpointError(
+        f"{path} is not a readable pretrained phase model ({e}); save it"
+        " again with python -m launch.pretrained save, or reinstall the"
+        " package if it is a shipped one."
+    ) from e
+  if not flat:
+    raise checkpoints.CheckpointError(
+        f"{path} holds no parameters; save it again with"
+        " python -m launch.pretrained save."
+    )
   return config, flax.traverse_util.unflatten_dict(flat, sep="/"), info
 
 

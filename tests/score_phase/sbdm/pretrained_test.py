@@ -84,6 +84,22 @@ def test_install_refuses_a_used_workdir_and_an_unknown_name(run, tmp_path):
   assert not (tmp_path / "y.npz").exists()
 
 
+def test_a_torn_or_foreign_file_is_refused_by_name(run, tmp_path):
+  path = tmp_path / "tiny.npz"
+  pretrained.save(str(run), path)
+  whole = path.read_bytes()
+  torn = tmp_path / "torn.npz"
+  torn.write_bytes(whole[: len(whole) // 2])
+  foreign = tmp_path / "foreign.npz"
+  np.savez(foreign, weights=np.zeros(3))
+  text = tmp_path / "text.npz"
+  text.write_text("not a model")
+  for bad in (torn, foreign, text):
+    with pytest.raises(checkpoints.CheckpointError, match=str(bad)):
+      pretrained.install(str(bad), str(tmp_path / f"into_{bad.stem}"))
+    assert not (tmp_path / f"into_{bad.stem}").exists()
+
+
 def test_the_command_line_saves_and_installs(run, tmp_path):
   out = tmp_path / "cli.npz"
   said = pretrained_cli.run("save", str(run), out=str(out))
