@@ -96,7 +96,14 @@ def test_a_torn_or_foreign_file_is_refused_by_name(run, tmp_path):
   np.savez(foreign, weights=np.zeros(3))
   text = tmp_path / "text.npz"
   text.write_text("not a model")
-  for bad in (torn, foreign, text):
+  # Its config and info, but none of its parameters.
+  paramless = tmp_path / "paramless.npz"
+  with np.load(path) as stored:
+    np.savez(
+        paramless,
+        **{k: stored[k] for k in stored.files if not k.startswith("params/")},
+    )
+  for bad in (torn, foreign, text, paramless):
     with pytest.raises(checkpoints.CheckpointError, match=re.escape(str(bad))):
       pretrained.install(str(bad), str(tmp_path / f"into_{bad.stem}"))
     assert not (tmp_path / f"into_{bad.stem}").exists()
