@@ -75,24 +75,16 @@ def nets(config) -> tuple[str, ...]:
 
 def copy_durable(workdir, target) -> list[epath.Path]:
   """Copies a run's `DURABLE` files into `target` (same relative paths);
-  returns the copies. An unscored net's training log stays behind: the new
-  machine trains that net from step 0, and a carried log would give its
-  validation curve every step twice."""
+  returns the copies."""
   workdir, target = epath.Path(workdir), epath.Path(target)
   copies = []
   for pattern in DURABLE:
     for path in sorted(workdir.glob(pattern)):
-      if path.name == "metrics.jsonl" and not _scored(path.parent):
-        continue
       copy = target / path.relative_to(workdir)
       copy.parent.mkdir(parents=True, exist_ok=True)
       shutil.copy2(path, copy)
       copies.append(copy)
   return copies
-
-
-def _scored(run_dir: epath.Path) -> bool:
-  return any((run_dir / "eval").glob("test_*.npz"))
 
 
 def thresholds_path(workdir, net: str = PRIMARY) -> epath.Path:
